@@ -1,0 +1,78 @@
+//! Runs kumo and its peer crates on the same workloads, side by side in one process, and prints one
+//! JSON object per line.
+//!
+//! ```text
+//! cargo run --release -p kumo-benches --bin compare -- AREA [--n N]
+//! ```
+//!
+//! AREA is one of the areas listed by `--help`, or `all`.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program"
+)]
+
+use kumo_benches::{CountingAlloc, Options, Reporter};
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc::new();
+
+/// An area's entry point: runs its workloads and reports through the reporter.
+type AreaFn = fn(&Options, &CountingAlloc, &mut Reporter);
+
+/// Every area, in the order `all` runs them. Each area adds its own line here.
+const AREAS: &[(&str, AreaFn)] = &[
+    // ("queue", kumo_benches::queue::run),
+];
+
+fn usage() -> String {
+    let names: Vec<&str> = AREAS.iter().map(|(n, _)| *n).collect();
+    format!(
+        "usage: compare AREA [--n N]\n  AREA: {} | all",
+        names.join(" | ")
+    )
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut area = None;
+    let mut opts = Options { n: None };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--n" => match args.next().and_then(|v| v.replace('_', "").parse().ok()) {
+                Some(n) => opts.n = Some(n),
+                None => {
+                    eprintln!("--n takes a whole number\n{}", usage());
+                    return ExitCode::from(2);
+                }
+            },
+            "-h" | "--help" => {
+                println!("{}", usage());
+                return ExitCode::SUCCESS;
+            }
+            other if area.is_none() => area = Some(other.to_owned()),
+            other => {
+                eprintln!("unexpected argument {other:?}\n{}", usage());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(area) = area else {
+        eprintln!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let selected: Vec<&(&str, AreaFn)> = AREAS
+        .iter()
+        .filter(|(name, _)| area == "all" || *name == area)
+        .collect();
+    if selected.is_empty() {
+        eprintln!("unknown area {area:?}\n{}", usage());
+        return ExitCode::from(2);
+    }
+    for (name, run) in selected {
+        let mut reporter = Reporter::new(*name, true);
+        run(&opts, &ALLOC, &mut reporter);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,15 @@
+//! Shared support for kumo's side-by-side benchmarks.
+//!
+//! The `compare` binary (`cargo run --release -p kumo-benches --bin compare -- AREA [--n N]`) runs
+//! each area's workloads once for kumo and for the peer crates, in one process, and prints one JSON
+//! object per line (see [`Report`]). Memory figures come from [`CountingAlloc`], a global allocator
+//! that the binary installs and that counts live and peak bytes.
+//!
+//! Each area lives in its own module and exposes `run(&Options, &mut Reporter)`.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod alloc;
+pub mod report;
+
+pub use alloc::{AllocSnapshot, CountingAlloc};
+pub use report::{Better, Options, Report, Reporter};
