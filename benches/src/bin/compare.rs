@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     for (name, run) in selected {
-        let mut reporter = Reporter::new(*name, true);
+        let mut reporter = Reporter::new(name, true);
         run(&opts, &ALLOC, &mut reporter);
     }
     ExitCode::SUCCESS
