@@ -1,0 +1,328 @@
+//! Command-line options of the demo MTA (`cargo run --release --example mta -- --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The default HTTP listener of the demo.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
+
+/// Usage text printed by `--help`.
+pub const USAGE: &str = "\
+kumo demo MTA: inject over HTTP, schedule, resolve MX, simulate delivery, export metrics.
+
+USAGE:
+    cargo run --release --example mta -- [OPTIONS]
+
+OPTIONS:
+    --listen ADDR          HTTP listener (default 127.0.0.1:8000; port 0 picks a free port)
+    --dns SERVER:PORT      resolve MX through this DNS server instead of the in-process .test zones
+    --config DIR           read the config files from DIR (default: write the embedded defaults
+                           into a temporary folder and print its path)
+    --deliver maildir:DIR  also write every delivered message into the Maildir DIR, byte for byte
+    --selftest N           inject N recipients over HTTP, run until each is delivered or bounced,
+                           print a summary and exit 0 only if every message is accounted for
+    --success W            weight of a successful delivery answer (overrides delivery.toml)
+    --transient W          weight of a temporary failure (4xx) answer
+    --permanent W          weight of a permanent failure (5xx) answer
+    --seed N               seed of the simulation's random numbers (default: from the clock)
+    -h, --help             print this text
+";
+
+/// Where delivered messages are written, besides being counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliverTarget {
+    /// `maildir:DIR`: one file per delivered message in `DIR/new/`.
+    Maildir(PathBuf),
+}
+
+/// Overrides of the delivery answer weights given on the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProbabilityOverrides {
+    /// `--success W`.
+    pub success: Option<f64>,
+    /// `--transient W`.
+    pub transient: Option<f64>,
+    /// `--permanent W`.
+    pub permanent: Option<f64>,
+}
+
+impl ProbabilityOverrides {
+    /// True when no weight was given.
+    pub fn is_empty(&self) -> bool {
+        self.success.is_none() && self.transient.is_none() && self.permanent.is_none()
+    }
+}
+
+/// Parsed options of the demo MTA.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MtaArgs {
+    /// HTTP listener address.
+    pub listen: SocketAddr,
+    /// True when `--listen` was given explicitly.
+    pub listen_given: bool,
+    /// An upstream DNS server to use instead of the in-process zones.
+    pub dns: Option<SocketAddr>,
+    /// The config folder; `None` means "write the embedded defaults into a temporary folder".
+    pub config: Option<PathBuf>,
+    /// Where delivered messages are also written.
+    pub deliver: Option<DeliverTarget>,
+    /// Run the self test with this many recipients, then exit.
+    pub selftest: Option<u64>,
+    /// Delivery weights overriding the config file.
+    pub probabilities: ProbabilityOverrides,
+    /// Seed of the simulation's random numbers.
+    pub seed: Option<u64>,
+    /// `--help` was asked for.
+    pub help: bool,
+}
+
+impl Default for MtaArgs {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default listener is a valid address"),
+            listen_given: false,
+            dns: None,
+            config: None,
+            deliver: None,
+            selftest: None,
+            probabilities: ProbabilityOverrides::default(),
+            seed: None,
+            help: false,
+        }
+    }
+}
+
+/// A command line that could not be understood.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CliError {
+    /// An option that the program does not know.
+    #[error("unknown option {0:?} (try --help)")]
+    UnknownOption(String),
+    /// An option given without its value.
+    #[error("option {0} needs a value")]
+    MissingValue(&'static str),
+    /// A value that does not parse.
+    #[error("invalid value {value:?} for {option}: {reason}")]
+    InvalidValue {
+        /// The option.
+        option: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+}
+
+impl MtaArgs {
+    /// Parses the arguments that follow the program name.
+    ///
+    /// # Errors
+    /// [`CliError`] for an unknown option, a missing value or a value that does not parse.
+    ///
+    /// # Examples
+    /// ```
+    /// use kumo_examples::cli::MtaArgs;
+    /// let args = MtaArgs::parse(["--listen", "127.0.0.1:0", "--selftest", "100"])?;
+    /// assert_eq!(args.selftest, Some(100));
+    /// assert_eq!(args.listen.port(), 0);
+    /// # Ok::<(), kumo_examples::cli::CliError>(())
+    /// ```
+    pub fn parse<I, S>(args: I) -> Result<Self, CliError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut out = MtaArgs::default();
+        let mut it = args.into_iter().map(Into::into);
+        while let Some(arg) = it.next() {
+            // Accept both `--opt value` and `--opt=value`.
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = |option: &'static str| -> Result<String, CliError> {
+                match inline.clone() {
+                    Some(v) => Ok(v),
+                    None => it.next().ok_or(CliError::MissingValue(option)),
+                }
+            };
+            match name.as_str() {
+                "-h" | "--help" => out.help = true,
+                "--listen" => {
+                    let v = value("--listen")?;
+                    out.listen = parse_addr("--listen", &v)?;
+                    out.listen_given = true;
+                }
+                "--dns" => {
+                    let v = value("--dns")?;
+                    out.dns = Some(parse_addr("--dns", &v)?);
+                }
+                "--config" => out.config = Some(PathBuf::from(value("--config")?)),
+                "--deliver" => {
+                    let v = value("--deliver")?;
+                    out.deliver = Some(parse_deliver(&v)?);
+                }
+                "--selftest" => {
+                    let v = value("--selftest")?;
+                    let n: u64 = v.parse().map_err(|_| CliError::InvalidValue {
+                        option: "--selftest",
+                        value: v.clone(),
+                        reason: "expected a whole number of recipients",
+                    })?;
+                    if n == 0 {
+                        return Err(CliError::InvalidValue {
+                            option: "--selftest",
+                            value: v,
+                            reason: "expected at least one recipient",
+                        });
+                    }
+                    out.selftest = Some(n);
+                }
+                "--success" => {
+                    out.probabilities.success =
+                        Some(parse_weight("--success", &value("--success")?)?)
+                }
+                "--transient" => {
+                    out.probabilities.transient =
+                        Some(parse_weight("--transient", &value("--transient")?)?)
+                }
+                "--permanent" => {
+                    out.probabilities.permanent =
+                        Some(parse_weight("--permanent", &value("--permanent")?)?)
+                }
+                "--seed" => {
+                    let v = value("--seed")?;
+                    out.seed = Some(v.parse().map_err(|_| CliError::InvalidValue {
+                        option: "--seed",
+                        value: v,
+                        reason: "expected a whole number",
+                    })?);
+                }
+                _ => return Err(CliError::UnknownOption(arg)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_addr(option: &'static str, v: &str) -> Result<SocketAddr, CliError> {
+    v.parse().map_err(|_| CliError::InvalidValue {
+        option,
+        value: v.to_owned(),
+        reason: "expected IP:PORT, for example 127.0.0.1:8000",
+    })
+}
+
+fn parse_deliver(v: &str) -> Result<DeliverTarget, CliError> {
+    match v.split_once(':') {
+        Some(("maildir", dir)) if !dir.is_empty() => Ok(DeliverTarget::Maildir(PathBuf::from(dir))),
+        _ => Err(CliError::InvalidValue {
+            option: "--deliver",
+            value: v.to_owned(),
+            reason: "expected maildir:DIR",
+        }),
+    }
+}
+
+fn parse_weight(option: &'static str, v: &str) -> Result<f64, CliError> {
+    match v.parse::<f64>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        _ => Err(CliError::InvalidValue {
+            option,
+            value: v.to_owned(),
+            reason: "expected a finite weight >= 0",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let a = MtaArgs::parse(Vec::<String>::new()).unwrap();
+        assert_eq!(a.listen.to_string(), "127.0.0.1:8000");
+        assert!(!a.listen_given);
+        assert_eq!(a.selftest, None);
+        assert!(a.probabilities.is_empty());
+    }
+
+    #[test]
+    fn all_options() {
+        let a = MtaArgs::parse([
+            "--listen=127.0.0.1:9000",
+            "--dns",
+            "127.0.0.1:53",
+            "--config",
+            "/tmp/cfg",
+            "--deliver",
+            "maildir:/tmp/md",
+            "--selftest",
+            "10",
+            "--success",
+            "0.5",
+            "--transient=0.25",
+            "--permanent",
+            "0",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(a.listen.port(), 9000);
+        assert!(a.listen_given);
+        assert_eq!(a.dns.unwrap().port(), 53);
+        assert_eq!(a.config.as_deref(), Some(std::path::Path::new("/tmp/cfg")));
+        assert_eq!(a.deliver, Some(DeliverTarget::Maildir("/tmp/md".into())));
+        assert_eq!(a.selftest, Some(10));
+        assert_eq!(a.probabilities.success, Some(0.5));
+        assert_eq!(a.probabilities.transient, Some(0.25));
+        assert_eq!(a.probabilities.permanent, Some(0.0));
+        assert_eq!(a.seed, Some(7));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            MtaArgs::parse(["--bogus"]).unwrap_err(),
+            CliError::UnknownOption("--bogus".into())
+        );
+        assert_eq!(
+            MtaArgs::parse(["--listen"]).unwrap_err(),
+            CliError::MissingValue("--listen")
+        );
+        assert!(matches!(
+            MtaArgs::parse(["--deliver", "mbox:/x"]).unwrap_err(),
+            CliError::InvalidValue {
+                option: "--deliver",
+                ..
+            }
+        ));
+        assert!(matches!(
+            MtaArgs::parse(["--selftest", "0"]).unwrap_err(),
+            CliError::InvalidValue {
+                option: "--selftest",
+                ..
+            }
+        ));
+        assert!(matches!(
+            MtaArgs::parse(["--success", "NaN"]).unwrap_err(),
+            CliError::InvalidValue {
+                option: "--success",
+                ..
+            }
+        ));
+        assert!(matches!(
+            MtaArgs::parse(["--listen", "localhost"]).unwrap_err(),
+            CliError::InvalidValue {
+                option: "--listen",
+                ..
+            }
+        ));
+    }
+}
