@@ -1,0 +1,97 @@
+//! The `terse` filter: multi-line message data becomes its first line plus a byte count.
+
+use crate::{Payload, Side, TraceEvent};
+
+/// Cuts multi-line `data` to its first line (without the line break) and its total length in
+/// bytes; `None` when the data is a single line, with or without a final line break.
+///
+/// # Examples
+///
+/// ```
+/// use kumo_trace::abbreviate;
+///
+/// assert_eq!(abbreviate("Subject: hi\r\n\r\nbody\r\n"), Some(("Subject: hi", 21)));
+/// assert_eq!(abbreviate("MAIL FROM:<a@example.com>\r\n"), None);
+/// ```
+pub fn abbreviate(data: &str) -> Option<(&str, u64)> {
+    let nl = data.find('\n')?;
+    if nl + 1 == data.len() {
+        return None;
+    }
+    let first = &data[..nl];
+    let first = first.strip_suffix('\r').unwrap_or(first);
+    Some((first, data.len() as u64))
+}
+
+/// The terse form of `event`, when it differs: multi-line data in the direction that carries
+/// message content becomes [`Payload::AbbreviatedRead`] / [`Payload::AbbreviatedWrite`].
+///
+/// The direction follows the side, as in KumoMTA: a server *reads* message data, so its
+/// multi-line [`Payload::Read`] is cut; a client *writes* it, so its multi-line
+/// [`Payload::Write`] is cut. Single-line data, the other direction (multi-line EHLO
+/// responses stay whole) and every other payload are left alone (`None`).
+///
+/// The hub applies this at the source for subscribers that ask for it
+/// ([`SubscribeOptions::terse`](crate::SubscribeOptions::terse)), once per published event
+/// however many terse subscribers there are. A reader of a stream from a producer that did not
+/// cut can apply it itself; it is idempotent.
+///
+/// # Examples
+///
+/// ```
+/// use kumo_trace::{terse, Payload, SessionKey, Side, Timestamp, TraceEvent};
+///
+/// let ev = TraceEvent::new(
+///     Side::Server,
+///     SessionKey::new("s1"),
+///     Timestamp::UNIX_EPOCH,
+///     Payload::read("From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n.\r\n"),
+/// );
+/// let cut = terse(&ev).expect("multi-line data is cut");
+/// assert_eq!(
+///     cut.payload,
+///     Payload::AbbreviatedRead { snippet: "From: a@example.com".into(), len: 46 }
+/// );
+/// ```
+pub fn terse(event: &TraceEvent) -> Option<TraceEvent> {
+    let payload = match (&event.payload, event.side) {
+        (Payload::Read { data }, Side::Server) => {
+            let (snippet, len) = abbreviate(data)?;
+            Payload::AbbreviatedRead {
+                snippet: snippet.to_owned(),
+                len,
+            }
+        }
+        (Payload::Write { data }, Side::Client) => {
+            let (snippet, len) = abbreviate(data)?;
+            Payload::AbbreviatedWrite {
+                snippet: snippet.to_owned(),
+                len,
+            }
+        }
+        _ => return None,
+    };
+    Some(TraceEvent {
+        side: event.side,
+        session: event.session.clone(),
+        when: event.when,
+        meta: event.meta.clone(),
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_breaks() {
+        assert_eq!(abbreviate(""), None);
+        assert_eq!(abbreviate("\n"), None);
+        assert_eq!(abbreviate("a\r\n"), None);
+        assert_eq!(abbreviate("a"), None);
+        assert_eq!(abbreviate("a\nb"), Some(("a", 3)));
+        assert_eq!(abbreviate("\r\n\r\n"), Some(("", 4)));
+        assert_eq!(abbreviate("é\r\nx"), Some(("é", 5)));
+    }
+}
