@@ -1,0 +1,328 @@
+//! The storage of one metric family: a chunked slab of series with a hash index.
+//!
+//! # Implementation
+//!
+//! Series live in slots. A slot's label values are one boxed byte string (values joined by a
+//! separator byte), its value cells sit in fixed-size chunks of atomics that handles share through
+//! an `Arc`, so updating a series never takes a lock. A `hashbrown::HashTable<u32>` maps the hash
+//! of the label values to the slot. Every slot has a reference count: each handle holds one, and a
+//! family that is not weak holds one more, forever. When the count reaches zero (the last handle
+//! of a weak series is dropped), the slot is freed under the write lock: its key is deallocated,
+//! its cells are zeroed and the slot goes to a free list. A scrape walks slots in index order, in
+//! bounded batches under the read lock, so a writer waits at most one batch.
+
+use crate::labels::{LabelSet, encode_key, hash_key, hash_values, key_eq};
+use hashbrown::{DefaultHashBuilder, HashTable};
+use parking_lot::RwLock;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Slots per value chunk.
+pub(crate) const CHUNK: usize = 1024;
+/// The most slots one batch of a scrape looks at under the read lock.
+pub(crate) const MAX_BATCH_SLOTS: usize = 4096;
+
+/// The type of a metric family, as written in `# TYPE` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum MetricType {
+    /// A monotonically increasing count.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Observations counted in cumulative buckets, with their sum and count.
+    Histogram,
+    /// Precomputed quantiles with a sum and count (parsed, never registered).
+    Summary,
+    /// A sample without a declared type (`untyped`, or OpenMetrics `unknown`).
+    #[default]
+    Untyped,
+}
+
+impl MetricType {
+    /// The name used in a `# TYPE` line of the text format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+            MetricType::Untyped => "untyped",
+        }
+    }
+}
+
+/// How a family's value cells are interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    /// One cell, a `u64`.
+    U64,
+    /// One cell, an `i64` in two's complement.
+    I64,
+    /// One cell, the bits of an `f64`.
+    F64,
+    /// `bounds + 1` non-cumulative bucket counts (the last is `+Inf`), then the bits of the sum.
+    Histogram,
+}
+
+/// The value cells of [`CHUNK`] slots and their reference counts.
+#[derive(Debug)]
+pub(crate) struct ValueChunk {
+    pub(crate) cells: Box<[AtomicU64]>,
+    refs: Box<[AtomicU32]>,
+}
+
+impl ValueChunk {
+    fn new(stride: usize) -> Self {
+        Self {
+            cells: (0..CHUNK * stride).map(|_| AtomicU64::new(0)).collect(),
+            refs: (0..CHUNK).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    index: HashTable<u32>,
+    keys: Vec<Option<Box<[u8]>>>,
+    born: Vec<u32>,
+    chunks: Vec<Arc<ValueChunk>>,
+    free: Vec<u32>,
+    live: usize,
+    seq: u32,
+}
+
+/// One registered family: its description and its series.
+#[derive(Debug)]
+pub(crate) struct FamilyCore {
+    pub(crate) name: Box<str>,
+    pub(crate) help: Box<str>,
+    pub(crate) metric_type: MetricType,
+    pub(crate) value_kind: ValueKind,
+    pub(crate) label_names: &'static [&'static str],
+    /// Finite, strictly increasing bucket upper bounds (histograms only).
+    pub(crate) bounds: Box<[f64]>,
+    pub(crate) stride: usize,
+    pub(crate) weak: bool,
+    hasher: DefaultHashBuilder,
+    state: RwLock<State>,
+}
+
+/// Where a scrape of one family has got to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScanCursor {
+    next_slot: usize,
+    /// The insertion sequence number when the scrape of this family began: series born later are
+    /// left out, so a series that is dropped and re-added during a scrape is never written twice.
+    start_seq: Option<u32>,
+}
+
+/// A counted reference to one series' cells; the common part of every handle.
+#[derive(Debug)]
+pub(crate) struct SeriesRef {
+    core: Arc<FamilyCore>,
+    chunk: Arc<ValueChunk>,
+    slot: u32,
+}
+
+impl SeriesRef {
+    #[inline]
+    pub(crate) fn cells(&self) -> &[AtomicU64] {
+        let off = (self.slot as usize % CHUNK) * self.core.stride;
+        &self.chunk.cells[off..off + self.core.stride]
+    }
+
+    pub(crate) fn core(&self) -> &FamilyCore {
+        &self.core
+    }
+
+    fn refs(&self) -> &AtomicU32 {
+        &self.chunk.refs[self.slot as usize % CHUNK]
+    }
+}
+
+impl Clone for SeriesRef {
+    fn clone(&self) -> Self {
+        self.refs().fetch_add(1, Ordering::Relaxed);
+        Self {
+            core: self.core.clone(),
+            chunk: self.chunk.clone(),
+            slot: self.slot,
+        }
+    }
+}
+
+impl Drop for SeriesRef {
+    fn drop(&mut self) {
+        if self.refs().fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.core.release(self.slot);
+        }
+    }
+}
+
+impl FamilyCore {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a private constructor of plain fields"
+    )]
+    pub(crate) fn new(
+        name: String,
+        help: String,
+        metric_type: MetricType,
+        value_kind: ValueKind,
+        label_names: &'static [&'static str],
+        bounds: Box<[f64]>,
+        weak: bool,
+    ) -> Self {
+        let stride = match value_kind {
+            ValueKind::Histogram => bounds.len() + 2,
+            _ => 1,
+        };
+        Self {
+            name: name.into_boxed_str(),
+            help: help.into_boxed_str(),
+            metric_type,
+            value_kind,
+            label_names,
+            bounds,
+            stride,
+            weak,
+            hasher: DefaultHashBuilder::default(),
+            state: RwLock::new(State::default()),
+        }
+    }
+
+    /// The series with these label values, created if missing. Takes the read lock only when
+    /// the series exists; allocates only when it creates one.
+    pub(crate) fn get_or_create<L: LabelSet>(
+        self: &Arc<Self>,
+        values: &L::Values<'_>,
+    ) -> SeriesRef {
+        let hash = hash_values::<L>(&self.hasher, values);
+        {
+            let st = self.state.read();
+            if let Some(r) = self.find::<L>(&st, hash, values) {
+                return r;
+            }
+        }
+        let mut st = self.state.write();
+        if let Some(r) = self.find::<L>(&st, hash, values) {
+            return r;
+        }
+        let key = encode_key::<L>(values);
+        let slot = match st.free.pop() {
+            Some(s) => s as usize,
+            None => {
+                let s = st.keys.len();
+                if s.is_multiple_of(CHUNK) {
+                    st.chunks.push(Arc::new(ValueChunk::new(self.stride)));
+                }
+                st.keys.push(None);
+                st.born.push(0);
+                s
+            }
+        };
+        st.keys[slot] = Some(key);
+        st.born[slot] = st.seq;
+        st.seq = st.seq.wrapping_add(1);
+        st.live += 1;
+        let chunk = st.chunks[slot / CHUNK].clone();
+        // The handle's reference, plus the family's own for series that are not weak.
+        chunk.refs[slot % CHUNK].store(1 + u32::from(!self.weak), Ordering::Release);
+        let State { index, keys, .. } = &mut *st;
+        index.insert_unique(hash, slot as u32, |&s| {
+            hash_key(
+                &self.hasher,
+                keys[s as usize].as_deref().unwrap_or_default(),
+            )
+        });
+        SeriesRef {
+            core: self.clone(),
+            chunk,
+            slot: slot as u32,
+        }
+    }
+
+    fn find<L: LabelSet>(
+        self: &Arc<Self>,
+        st: &State,
+        hash: u64,
+        values: &L::Values<'_>,
+    ) -> Option<SeriesRef> {
+        let &slot = st.index.find(hash, |&s| {
+            st.keys[s as usize]
+                .as_deref()
+                .is_some_and(|k| key_eq::<L>(k, values))
+        })?;
+        let chunk = st.chunks[slot as usize / CHUNK].clone();
+        chunk.refs[slot as usize % CHUNK].fetch_add(1, Ordering::AcqRel);
+        Some(SeriesRef {
+            core: self.clone(),
+            chunk,
+            slot,
+        })
+    }
+
+    /// Frees a slot whose reference count reached zero, unless a lookup revived it meanwhile.
+    fn release(&self, slot: u32) {
+        let mut st = self.state.write();
+        let s = slot as usize;
+        let Some(key) = st.keys[s].as_deref() else {
+            return;
+        };
+        let chunk = st.chunks[s / CHUNK].clone();
+        if chunk.refs[s % CHUNK].load(Ordering::Acquire) != 0 {
+            return;
+        }
+        let hash = hash_key(&self.hasher, key);
+        if let Ok(entry) = st.index.find_entry(hash, |&x| x == slot) {
+            entry.remove();
+        }
+        st.keys[s] = None;
+        let off = (s % CHUNK) * self.stride;
+        for c in &chunk.cells[off..off + self.stride] {
+            c.store(0, Ordering::Relaxed);
+        }
+        st.free.push(slot);
+        st.live -= 1;
+    }
+
+    /// The number of live series.
+    pub(crate) fn len(&self) -> usize {
+        self.state.read().live
+    }
+
+    /// Calls `emit(key, cells)` for live series from the cursor on, under the read lock, until
+    /// `emit` returns `false` or [`MAX_BATCH_SLOTS`] slots were looked at. Returns `true` when
+    /// the family is finished.
+    pub(crate) fn scan(
+        &self,
+        cursor: &mut ScanCursor,
+        mut emit: impl FnMut(&[u8], &[AtomicU64]) -> bool,
+    ) -> bool {
+        let st = self.state.read();
+        let start = *cursor.start_seq.get_or_insert(st.seq);
+        let end = st.keys.len().min(cursor.next_slot + MAX_BATCH_SLOTS);
+        let mut slot = cursor.next_slot;
+        while slot < end {
+            let s = slot;
+            slot += 1;
+            let Some(key) = st.keys[s].as_deref() else {
+                continue;
+            };
+            if start.wrapping_sub(st.born[s]) as i32 <= 0 {
+                continue;
+            }
+            let chunk = &st.chunks[s / CHUNK];
+            if chunk.refs[s % CHUNK].load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let off = (s % CHUNK) * self.stride;
+            if !emit(key, &chunk.cells[off..off + self.stride]) {
+                break;
+            }
+        }
+        cursor.next_slot = slot;
+        slot >= st.keys.len()
+    }
+}
