@@ -1,0 +1,171 @@
+//! The traits through which the host application receives messages and outcomes, stores
+//! deferred batches, and refuses work.
+
+use crate::batch::{BatchId, GeneratedMessage};
+use crate::error::RecipientError;
+use crate::model::InjectResponse;
+use std::time::Duration;
+
+/// How durable the host must make a message before it is considered accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Write it to the spool before acknowledging (the default).
+    Immediate,
+    /// The request set `deferred_spool`: the host may keep it in memory and spool it only on its
+    /// first transient failure. A crash before that loses it; the client asked for this.
+    Deferred,
+}
+
+/// Receives generated messages and per-recipient outcomes.
+///
+/// Methods are called from generation threads (tokio's blocking pool when the [`Injector`]
+/// drives them), never from an async task, so an implementation may block briefly (take a
+/// mutex, `blocking_send` into a channel).
+///
+/// # Idempotency
+///
+/// Message ids are derived from the batch id and the recipient's index. A deferred batch resumed
+/// after a crash skips the recipients whose outcome was recorded in the [`JobStore`]; the one
+/// recipient that may have been accepted but not yet recorded when the process died is offered
+/// again **with the same message id**, so a host that ignores an id it already holds gets every
+/// recipient exactly once.
+///
+/// [`Injector`]: crate::Injector
+pub trait MessageSink: Send + Sync + 'static {
+    /// Takes one generated message (its [`GeneratedMessage::durability`] says how to store it).
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] makes this recipient fail (counted in `fail_count`); the batch goes on.
+    fn accept(&self, message: GeneratedMessage) -> Result<(), SinkError>;
+
+    /// Called for each recipient that produced no message (bad address, template error, a
+    /// refusal by [`accept`](Self::accept)). The default does nothing.
+    fn recipient_failed(&self, failure: &RecipientFailure<'_>) {
+        let _ = failure;
+    }
+
+    /// Called once when a batch is finished, with its final counts. For deferred batches this is
+    /// the only place the outcome appears (the HTTP response went out before generation). The
+    /// default does nothing.
+    fn batch_finished(&self, report: &BatchReport) {
+        let _ = report;
+    }
+}
+
+impl<T: MessageSink + ?Sized> MessageSink for std::sync::Arc<T> {
+    fn accept(&self, message: GeneratedMessage) -> Result<(), SinkError> {
+        (**self).accept(message)
+    }
+    fn recipient_failed(&self, failure: &RecipientFailure<'_>) {
+        (**self).recipient_failed(failure)
+    }
+    fn batch_finished(&self, report: &BatchReport) {
+        (**self).batch_finished(report)
+    }
+}
+
+/// One recipient that got no message.
+#[derive(Debug, Clone, Copy)]
+pub struct RecipientFailure<'a> {
+    /// The batch.
+    pub batch_id: &'a BatchId,
+    /// The recipient's position in the request.
+    pub index: u32,
+    /// The recipient's address as given.
+    pub recipient: &'a str,
+    /// Why.
+    pub error: &'a RecipientError,
+}
+
+/// The final outcome of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// The batch.
+    pub batch_id: BatchId,
+    /// Whether the batch was generated in the background (`deferred_generation`).
+    pub deferred: bool,
+    /// The counts and errors, as the synchronous response would carry them.
+    pub response: InjectResponse,
+}
+
+/// The host refused a message (full queue, spool error, policy).
+#[derive(Debug, thiserror::Error)]
+#[error("message sink refused the message")]
+pub struct SinkError {
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl SinkError {
+    /// Wraps the host's reason.
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            source: source.into(),
+        }
+    }
+}
+
+/// Checked before a request is parsed: lets the host refuse work (HTTP 503) when it is shutting
+/// down, short of memory or disk, or not ready yet.
+pub trait Admission: Send + Sync + 'static {
+    /// `Ok` to take the request.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] the client sees (503, with `Retry-After` when it has one).
+    fn check(&self) -> Result<(), Refusal>;
+}
+
+/// An [`Admission`] that takes every request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlwaysAdmit;
+
+impl Admission for AlwaysAdmit {
+    fn check(&self) -> Result<(), Refusal> {
+        Ok(())
+    }
+}
+
+impl<F> Admission for F
+where
+    F: Fn() -> Result<(), Refusal> + Send + Sync + 'static,
+{
+    fn check(&self) -> Result<(), Refusal> {
+        self()
+    }
+}
+
+/// Why the host refused a request (HTTP 503). Transient: the client should retry later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The host is shutting down.
+    #[error("shutting down")]
+    ShuttingDown,
+    /// Not enough memory headroom (KumoMTA's "load shedding").
+    #[error("load shedding")]
+    LowMemory,
+    /// The spool's disk is too full.
+    #[error("disk is too full")]
+    LowDisk,
+    /// The host is still starting (e.g. waiting for the spool).
+    #[error("waiting for spool startup")]
+    NotReady,
+    /// Any other transient reason; `retry_after` is sent as `Retry-After`.
+    #[error("service unavailable")]
+    Busy {
+        /// When to try again.
+        retry_after: Option<Duration>,
+    },
+}
+
+impl Refusal {
+    /// The delay to put in `Retry-After`, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Refusal::Busy { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Body transfer encodings: 7bit passthrough, quoted-printable and base64, all with CRLF.
+
+use base64::Engine as _;
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The transfer encoding chosen for a text body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextEncoding {
+    /// ASCII, lines within 998 octets, written as is (line ends normalised to CRLF).
+    SevenBit,
+    /// Anything else.
+    QuotedPrintable,
+}
+
+impl TextEncoding {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TextEncoding::SevenBit => "7bit",
+            TextEncoding::QuotedPrintable => "quoted-printable",
+        }
+    }
+}
+
+/// Chooses 7bit when the text is plain ASCII (no control characters but TAB and line ends),
+/// every line fits in 998 octets, and it cannot contain a MIME boundary (`=_`); otherwise
+/// quoted-printable.
+pub(crate) fn choose(text: &str) -> TextEncoding {
+    let mut line = 0usize;
+    let bytes = text.as_bytes();
+    for &b in bytes {
+        match b {
+            b'\n' | b'\r' => line = 0,
+            b'\t' | 0x20..=0x7e => {
+                line += 1;
+                if line > 998 {
+                    return TextEncoding::QuotedPrintable;
+                }
+            }
+            _ => return TextEncoding::QuotedPrintable,
+        }
+    }
+    if memchr::memmem::find(bytes, b"=_").is_some() {
+        return TextEncoding::QuotedPrintable;
+    }
+    TextEncoding::SevenBit
+}
+
+/// Calls `f` with each line of `text` (without its line end) and whether a line end followed it.
+/// CRLF, a bare LF and a bare CR each count as one line end.
+fn for_each_line(text: &[u8], mut f: impl FnMut(&[u8], bool)) {
+    let mut rest = text;
+    loop {
+        match memchr::memchr2(b'\r', b'\n', rest) {
+            Some(i) => {
+                f(&rest[..i], true);
+                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[i + skip..];
+            }
+            None => {
+                f(rest, false);
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `text` with every line end as CRLF.
+pub(crate) fn write_crlf(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + text.len() / 32);
+    for_each_line(text, |line, eol| {
+        out.extend_from_slice(line);
+        if eol {
+            out.extend_from_slice(b"\r\n");
+        }
+    });
+}
+
+/// Writes `text` as quoted-printable (RFC 2045 6.7): lines of at most 76 characters, line ends
+/// as hard CRLF breaks, trailing whitespace encoded.
+pub(crate) fn write_qp(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + text.len() / 8);
+    for_each_line(text, |line, eol| {
+        let mut col = 0usize;
+        let n = line.len();
+        for (i, &b) in line.iter().enumerate() {
+            let last = i + 1 == n;
+            let literal = match b {
+                b'=' => false,
+                b' ' | b'\t' => !last,
+                0x21..=0x7e => true,
+                _ => false,
+            };
+            let width = if literal { 1 } else { 3 };
+            // Keep room for a soft break `=` unless this is the line's last character.
+            let limit = if last { 76 } else { 75 };
+            if col + width > limit {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
+            if literal {
+                out.push(b);
+            } else {
+                out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            }
+            col += width;
+        }
+        if eol {
+            out.extend_from_slice(b"\r\n");
+        }
+    });
+}
+
+/// Writes `data` as base64 in lines of 76 characters, each ending in CRLF.
+pub(crate) fn write_base64(out: &mut Vec<u8>, data: &[u8]) {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let lines = data.len().div_ceil(57);
+    let start = out.len();
+    out.resize(start + lines * 78, 0);
+    let mut at = start;
+    for chunk in data.chunks(57) {
+        let n = engine
+            .encode_slice(chunk, &mut out[at..at + 76])
+            .unwrap_or(0);
+        at += n;
+        out[at] = b'\r';
+        out[at + 1] = b'\n';
+        at += 2;
+    }
+    out.truncate(at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qp(s: &str) -> String {
+        let mut v = Vec::new();
+        write_qp(&mut v, s.as_bytes());
+        String::from_utf8(v).unwrap()
+    }
+
+    /// A simple decoder, the oracle for the property test.
+    fn qp_decode(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < s.len() {
+            if s[i] == b'=' {
+                if s[i + 1] == b'\r' {
+                    i += 3;
+                    continue;
+                }
+                let h = std::str::from_utf8(&s[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(h, 16).unwrap());
+                i += 3;
+            } else {
+                out.push(s[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn qp_examples() {
+        assert_eq!(qp("a=b"), "a=3Db");
+        assert_eq!(qp("end \nnext\t"), "end=20\r\nnext=09");
+        assert_eq!(qp("é"), "=C3=A9");
+        let long = "x".repeat(200);
+        let enc = qp(&long);
+        assert!(enc.split("\r\n").all(|l| l.len() <= 76));
+        assert_eq!(qp_decode(enc.as_bytes()), long.as_bytes());
+    }
+
+    #[test]
+    fn choose_encoding() {
+        assert_eq!(choose("hello\nworld"), TextEncoding::SevenBit);
+        assert_eq!(choose("héllo"), TextEncoding::QuotedPrintable);
+        assert_eq!(choose("a=_b"), TextEncoding::QuotedPrintable);
+        assert_eq!(choose(&"x".repeat(999)), TextEncoding::QuotedPrintable);
+    }
+
+    #[test]
+    fn base64_lines() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut v = Vec::new();
+        write_base64(&mut v, &data);
+        let s = String::from_utf8(v).unwrap();
+        assert!(s.ends_with("\r\n"));
+        let joined: String = s.split("\r\n").collect();
+        assert!(s.split("\r\n").all(|l| l.len() <= 76));
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(joined)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn qp_round_trips(s in "(?s).{0,400}") {
+            let enc = qp(&s);
+            for line in enc.split("\r\n") {
+                proptest::prop_assert!(line.len() <= 76);
+                proptest::prop_assert!(!line.ends_with(' ') && !line.ends_with('\t'));
+            }
+            // Line ends come back as CRLF.
+            let mut want = Vec::new();
+            write_crlf(&mut want, s.as_bytes());
+            proptest::prop_assert_eq!(qp_decode(enc.as_bytes()), want);
+        }
+    }
+}
