@@ -1,0 +1,436 @@
+//! The hierarchical wheel engine: 4 levels of 256 slots over absolute `u32` ticks.
+//!
+//! An entry `(id, due)` lives at the level of the highest byte in which `due` differs from the
+//! current tick, in the slot named by that byte of `due`. Every entry at level `l` therefore
+//! shares the bytes above `l` with the current tick, so the whole `u32` tick range fits in the
+//! four levels and nothing overflows. A slot at level `l > 0` is cascaded (its live entries
+//! re-filed one level down or popped) when the current tick reaches the start of its block.
+//!
+//! Per-id due words (shared with the caller through [`Paged`]) make cancel and reschedule O(1):
+//! an entry is live only while `due_word[id] == entry.due`. Stale entries are skipped when their
+//! slot is visited and compacted when they are more than half of a slot.
+//!
+//! The engine does not own its chunk pool or the due words, so that the per-queue strategy can
+//! run many engines over one pool and one set of due words.
+
+use crate::paged::Paged;
+use crate::pool::{CHUNK, ChunkPool, Entry, NIL};
+
+/// Access to the per-id due words (0 means "not scheduled").
+pub(crate) trait DueWords {
+    /// The word of `id`, or `None` when `id` has none (it is then not scheduled here).
+    fn word(&mut self, id: u32) -> Option<&mut u32>;
+    /// The word of `id`, creating it (as 0) if needed.
+    fn word_or_insert(&mut self, id: u32) -> &mut u32;
+}
+
+impl DueWords for Paged<u32> {
+    #[inline]
+    fn word(&mut self, id: u32) -> Option<&mut u32> {
+        self.get_mut(id)
+    }
+
+    #[inline]
+    fn word_or_insert(&mut self, id: u32) -> &mut u32 {
+        self.slot(id)
+    }
+}
+
+pub(crate) const LEVELS: usize = 4;
+pub(crate) const SLOTS: usize = 256;
+
+/// A slot's list of chunks and its counters.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    head: u32,
+    /// Entries in the slot's chunks, stale ones included.
+    len: u32,
+    /// Entries known to be stale (cancelled or rescheduled since they were filed).
+    stale: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    head: NIL,
+    len: 0,
+    stale: 0,
+};
+
+/// The wheel engine.
+#[derive(Debug)]
+pub(crate) struct WheelCore {
+    cur: u32,
+    slots: Box<[Slot]>,
+    occupied: [[u64; 4]; LEVELS],
+    /// Live ids.
+    len: usize,
+    /// Entries stored, stale ones included.
+    entries: usize,
+}
+
+#[inline]
+fn level_of(due: u32, cur: u32) -> usize {
+    let x = due ^ cur;
+    debug_assert!(x != 0);
+    ((31 - x.leading_zeros()) / 8) as usize
+}
+
+/// The first set bit strictly after `b` in a 256-bit map.
+#[inline]
+fn next_set_after(bits: &[u64; 4], b: u32) -> Option<u32> {
+    let start = b + 1;
+    if start >= 256 {
+        return None;
+    }
+    let mut w = (start / 64) as usize;
+    let mut word = bits[w] & (u64::MAX << (start % 64));
+    loop {
+        if word != 0 {
+            return Some(w as u32 * 64 + word.trailing_zeros());
+        }
+        w += 1;
+        if w == 4 {
+            return None;
+        }
+        word = bits[w];
+    }
+}
+
+impl WheelCore {
+    pub(crate) fn new(cur: u32) -> Self {
+        Self {
+            cur,
+            slots: vec![EMPTY_SLOT; LEVELS * SLOTS].into_boxed_slice(),
+            occupied: [[0; 4]; LEVELS],
+            len: 0,
+            entries: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// The slot index (level * 256 + slot) where an entry due at `due` lives now.
+    #[inline]
+    fn locate(&self, due: u32) -> usize {
+        let l = level_of(due, self.cur);
+        l * SLOTS + ((due >> (8 * l)) & 0xff) as usize
+    }
+
+    #[inline]
+    fn file(&mut self, pool: &mut ChunkPool, e: Entry) {
+        let s = self.locate(e.due);
+        let slot = &mut self.slots[s];
+        let mut head = slot.head;
+        if head == NIL || pool.get(head).len as usize == CHUNK {
+            head = pool.alloc(head);
+            slot.head = head;
+        }
+        slot.len += 1;
+        self.entries += 1;
+        let ch = pool.get_mut(head);
+        ch.entries[ch.len as usize] = e;
+        ch.len += 1;
+        self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
+    }
+
+    /// Schedules `id` at `due` (which must be after the current tick), replacing any earlier due
+    /// time. Returns `false` when the id was already scheduled at exactly `due` (nothing changes).
+    #[inline]
+    pub(crate) fn schedule(
+        &mut self,
+        pool: &mut ChunkPool,
+        dues: &mut impl DueWords,
+        id: u32,
+        due: u32,
+    ) -> bool {
+        debug_assert!(due > self.cur);
+        let w = dues.word_or_insert(id);
+        let old = *w;
+        if old == due {
+            return false;
+        }
+        *w = due;
+        if old != 0 {
+            self.mark_stale(pool, dues, old);
+        } else {
+            self.len += 1;
+        }
+        self.file(pool, Entry { id, due });
+        true
+    }
+
+    /// Cancels `id`; returns its due tick, or `None` when it was not scheduled.
+    #[inline]
+    pub(crate) fn cancel(
+        &mut self,
+        pool: &mut ChunkPool,
+        dues: &mut impl DueWords,
+        id: u32,
+    ) -> Option<u32> {
+        let w = dues.word(id)?;
+        let old = *w;
+        if old == 0 {
+            return None;
+        }
+        *w = 0;
+        self.len -= 1;
+        self.mark_stale(pool, dues, old);
+        Some(old)
+    }
+
+    #[inline]
+    fn mark_stale(&mut self, pool: &mut ChunkPool, dues: &mut impl DueWords, old_due: u32) {
+        let s = self.locate(old_due);
+        let slot = &mut self.slots[s];
+        slot.stale += 1;
+        if slot.len >= 2 * CHUNK as u32 && slot.stale * 2 > slot.len {
+            self.compact(pool, dues, s);
+        }
+    }
+
+    /// Rewrites slot `s` with only its live entries (each at most once) and frees the chunks
+    /// that become empty.
+    fn compact(&mut self, pool: &mut ChunkPool, dues: &mut impl DueWords, s: usize) {
+        let head = self.slots[s].head;
+        let (mut rc, mut wc, mut prev_wc) = (head, head, NIL);
+        let mut wi = 0usize;
+        let mut kept = 0u32;
+        while rc != NIL {
+            let n = pool.get(rc).len as usize;
+            for i in 0..n {
+                let e = pool.get(rc).entries[i];
+                let Some(w) = dues.word(e.id) else { continue };
+                if *w != e.due {
+                    continue;
+                }
+                // Zero the word while compacting so that a duplicate of this entry is dropped.
+                *w = 0;
+                let wch = pool.get_mut(wc);
+                wch.entries[wi] = e;
+                wi += 1;
+                kept += 1;
+                if wi == CHUNK {
+                    wch.len = CHUNK as u32;
+                    prev_wc = wc;
+                    wc = wch.next;
+                    wi = 0;
+                }
+            }
+            rc = pool.get(rc).next;
+        }
+        // Cut the list after the last written entry and free the rest.
+        let mut rest = if wi == 0 {
+            if prev_wc == NIL {
+                self.slots[s].head = NIL;
+            } else {
+                pool.get_mut(prev_wc).next = NIL;
+            }
+            wc
+        } else {
+            let ch = pool.get_mut(wc);
+            ch.len = wi as u32;
+            std::mem::replace(&mut ch.next, NIL)
+        };
+        while rest != NIL {
+            let next = pool.get(rest).next;
+            pool.free(rest);
+            rest = next;
+        }
+        // Restore the due words of the kept entries.
+        let mut c = self.slots[s].head;
+        while c != NIL {
+            let ch = pool.get(c);
+            for e in &ch.entries[..ch.len as usize] {
+                *dues.word_or_insert(e.id) = e.due;
+            }
+            c = ch.next;
+        }
+        let slot = &mut self.slots[s];
+        self.entries -= (slot.len - kept) as usize;
+        slot.len = kept;
+        slot.stale = 0;
+        if kept == 0 {
+            self.occupied[s / SLOTS][(s % SLOTS) / 64] &= !(1 << (s % 64));
+        }
+    }
+
+    /// The next slot to process: (level, slot, the tick at which it is processed).
+    #[inline]
+    fn next_event(&self) -> Option<(usize, u32, u32)> {
+        for l in 0..LEVELS {
+            let b = (self.cur >> (8 * l)) & 0xff;
+            if let Some(j) = next_set_after(&self.occupied[l], b) {
+                let shift = 8 * (l as u32 + 1);
+                let high = if shift >= 32 {
+                    0
+                } else {
+                    (self.cur >> shift) << shift
+                };
+                return Some((l, j, high | (j << (8 * l))));
+            }
+        }
+        None
+    }
+
+    /// A lower bound of the earliest live due tick, or `None` when nothing is scheduled.
+    pub(crate) fn next_due(&self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        self.next_event().map(|(_, _, t)| t)
+    }
+
+    /// Moves the current tick to `target`, calling `f(id, due)` for every live entry due at or
+    /// before it, exactly once each.
+    #[inline]
+    pub(crate) fn advance(
+        &mut self,
+        pool: &mut ChunkPool,
+        dues: &mut impl DueWords,
+        target: u32,
+        f: &mut impl FnMut(u32, u32),
+    ) {
+        if target <= self.cur {
+            return;
+        }
+        loop {
+            match self.next_event() {
+                Some((l, j, t)) if t <= target => {
+                    self.cur = t;
+                    self.process(pool, dues, l, j, f);
+                }
+                _ => {
+                    self.cur = target;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Empties slot `j` of level `l`: pops its live entries that are due now and re-files the
+    /// others one level down.
+    fn process(
+        &mut self,
+        pool: &mut ChunkPool,
+        dues: &mut impl DueWords,
+        l: usize,
+        j: u32,
+        f: &mut impl FnMut(u32, u32),
+    ) {
+        let s = l * SLOTS + j as usize;
+        let slot = std::mem::replace(&mut self.slots[s], EMPTY_SLOT);
+        self.occupied[l][(j / 64) as usize] &= !(1 << (j % 64));
+        self.entries -= slot.len as usize;
+        let cur = self.cur;
+        let mut c = slot.head;
+        while c != NIL {
+            let (n, next) = {
+                let ch = pool.get(c);
+                (ch.len as usize, ch.next)
+            };
+            for i in 0..n {
+                let e = pool.get(c).entries[i];
+                let Some(w) = dues.word(e.id) else { continue };
+                if *w != e.due {
+                    continue;
+                }
+                if e.due == cur {
+                    *w = 0;
+                    self.len -= 1;
+                    f(e.id, e.due);
+                } else {
+                    self.file(pool, e);
+                }
+            }
+            pool.free(c);
+            c = next;
+        }
+    }
+
+    /// Removes every live entry, calling `f(id, due)` once for each.
+    pub(crate) fn drain(
+        &mut self,
+        pool: &mut ChunkPool,
+        dues: &mut impl DueWords,
+        f: &mut impl FnMut(u32, u32),
+    ) {
+        for s in 0..LEVELS * SLOTS {
+            let slot = std::mem::replace(&mut self.slots[s], EMPTY_SLOT);
+            let mut c = slot.head;
+            while c != NIL {
+                let (n, next) = {
+                    let ch = pool.get(c);
+                    (ch.len as usize, ch.next)
+                };
+                for i in 0..n {
+                    let e = pool.get(c).entries[i];
+                    if let Some(w) = dues.word(e.id)
+                        && *w == e.due
+                    {
+                        *w = 0;
+                        f(e.id, e.due);
+                    }
+                }
+                pool.free(c);
+                c = next;
+            }
+        }
+        self.occupied = [[0; 4]; LEVELS];
+        self.len = 0;
+        self.entries = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_scan_finds_the_next_slot() {
+        let mut b = [0u64; 4];
+        b[0] |= 1 << 5;
+        b[3] |= 1 << 63;
+        assert_eq!(next_set_after(&b, 0), Some(5));
+        assert_eq!(next_set_after(&b, 5), Some(255));
+        assert_eq!(next_set_after(&b, 255), None);
+    }
+
+    #[test]
+    fn levels_follow_the_highest_differing_byte() {
+        assert_eq!(level_of(1, 0), 0);
+        assert_eq!(level_of(256, 255), 1);
+        assert_eq!(level_of(0x0100_0000, 0), 3);
+        assert_eq!(level_of(u32::MAX, u32::MAX - 1), 0);
+    }
+
+    #[test]
+    fn compaction_keeps_live_entries_once() {
+        let mut pool = ChunkPool::new(2);
+        let mut dues = Paged::default();
+        let mut w = WheelCore::new(0);
+        // 200 ids in one level-1 slot, then cancel most of them.
+        for id in 0..200 {
+            w.schedule(&mut pool, &mut dues, id, 300);
+        }
+        // Reschedule id 0 away and back: two matching copies in the slot.
+        w.schedule(&mut pool, &mut dues, 0, 400);
+        w.schedule(&mut pool, &mut dues, 0, 300);
+        for id in 1..150 {
+            w.cancel(&mut pool, &mut dues, id);
+        }
+        assert!(w.entries() < 120, "compacted: {}", w.entries());
+        let mut got = Vec::new();
+        w.advance(&mut pool, &mut dues, 1000, &mut |id, _| got.push(id));
+        got.sort_unstable();
+        let mut want: Vec<u32> = std::iter::once(0).chain(150..200).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(w.len(), 0);
+        assert_eq!(pool.in_use(), 0);
+    }
+}

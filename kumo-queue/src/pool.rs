@@ -1,0 +1,140 @@
+//! Fixed-size chunks of packed `(id, due)` entries, handed out from a free list.
+//!
+//! Chunks live in segments that are allocated once and never moved, so the pool grows without
+//! doubling or copying, and a freed chunk is reused by the next insert without touching the
+//! allocator.
+
+/// "No chunk".
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Entries per chunk: 63 entries of 8 bytes plus an 8-byte header make a 512-byte chunk.
+pub(crate) const CHUNK: usize = 63;
+
+/// One scheduled entry: the caller's id and its due tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) id: u32,
+    pub(crate) due: u32,
+}
+
+/// A chunk of entries, linked into a slot's list or into the free list through `next`.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    pub(crate) entries: [Entry; CHUNK],
+    pub(crate) len: u32,
+    pub(crate) next: u32,
+}
+
+impl Chunk {
+    const EMPTY: Chunk = Chunk {
+        entries: [Entry { id: 0, due: 0 }; CHUNK],
+        len: 0,
+        next: NIL,
+    };
+}
+
+/// The pool of chunks.
+#[derive(Debug)]
+pub(crate) struct ChunkPool {
+    segments: Vec<Box<[Chunk]>>,
+    /// log2 of chunks per segment.
+    shift: u32,
+    free: u32,
+    /// Chunks carved out of segments so far.
+    carved: u32,
+    /// Chunks currently in use.
+    in_use: u32,
+}
+
+impl ChunkPool {
+    /// A pool whose segments hold `1 << shift` chunks each.
+    pub(crate) fn new(shift: u32) -> Self {
+        Self {
+            segments: Vec::new(),
+            shift,
+            free: NIL,
+            carved: 0,
+            in_use: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, c: u32) -> &Chunk {
+        &self.segments[(c >> self.shift) as usize][(c & ((1 << self.shift) - 1)) as usize]
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, c: u32) -> &mut Chunk {
+        let mask = (1 << self.shift) - 1;
+        &mut self.segments[(c >> self.shift) as usize][(c & mask) as usize]
+    }
+
+    /// An empty chunk whose `next` is `next`.
+    #[inline]
+    pub(crate) fn alloc(&mut self, next: u32) -> u32 {
+        let c = if self.free != NIL {
+            let c = self.free;
+            self.free = self.get(c).next;
+            c
+        } else {
+            let c = self.carved;
+            if (c >> self.shift) as usize >= self.segments.len() {
+                let seg: Vec<Chunk> = vec![Chunk::EMPTY; 1 << self.shift];
+                self.segments.push(seg.into_boxed_slice());
+            }
+            self.carved += 1;
+            c
+        };
+        self.in_use += 1;
+        let ch = self.get_mut(c);
+        ch.len = 0;
+        ch.next = next;
+        c
+    }
+
+    /// Returns one chunk to the free list.
+    #[inline]
+    pub(crate) fn free(&mut self, c: u32) {
+        let head = self.free;
+        self.get_mut(c).next = head;
+        self.free = c;
+        self.in_use -= 1;
+    }
+
+    /// Chunks in use.
+    pub(crate) fn in_use(&self) -> u32 {
+        self.in_use
+    }
+
+    /// Chunks allocated from the system (in use or free).
+    pub(crate) fn capacity(&self) -> u32 {
+        u32::try_from(self.segments.len() << self.shift).unwrap_or(u32::MAX)
+    }
+
+    /// Releases every chunk and segment.
+    pub(crate) fn clear(&mut self) {
+        *self = Self::new(self.shift);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_chunks_are_reused_before_new_ones() {
+        let mut p = ChunkPool::new(1);
+        let a = p.alloc(NIL);
+        let b = p.alloc(a);
+        assert_eq!(p.get(b).next, a);
+        assert_eq!(p.capacity(), 2);
+        p.free(a);
+        let c = p.alloc(NIL);
+        assert_eq!(c, a);
+        let d = p.alloc(NIL);
+        assert_eq!(p.capacity(), 4);
+        assert_eq!(p.in_use(), 3);
+        assert_ne!(d, b);
+        assert_eq!(std::mem::size_of::<Chunk>(), 512);
+    }
+}
