@@ -10,6 +10,8 @@
 
 pub mod alloc;
 pub mod report;
+#[cfg(feature = "trace")]
+pub mod trace;
 
 pub use alloc::{AllocSnapshot, CountingAlloc};
 pub use report::{Better, Options, Report, Reporter};

@@ -9,7 +9,8 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::subscription::SubShared;
-use crate::{MetaFilter, StreamFilter, Subscription, Timestamp, TraceEvent, terse};
+use crate::terse::terse_in_place;
+use crate::{MetaFilter, Received, StreamFilter, Subscription, Timestamp, TraceEvent, terse};
 
 /// The default per-subscriber queue capacity of [`SubscribeOptions`].
 pub const DEFAULT_CAPACITY: usize = 16 * 1024;
@@ -78,7 +79,8 @@ impl Default for SubscribeOptions {
 ///   cut once per event for all terse subscribers. `only_new`/`only_one` are applied on the
 ///   receiving side ([`Subscription`]).
 ///
-/// Events are shared (`Arc<TraceEvent>`) between subscribers, never copied.
+/// Events are never copied: with one subscriber an event is moved into its queue, with several
+/// they share one `Arc` ([`Received`]).
 ///
 /// # Implementation
 ///
@@ -185,8 +187,18 @@ impl TraceHub {
     }
 
     #[inline(never)]
-    fn deliver(&self, event: TraceEvent) {
+    fn deliver(&self, mut event: TraceEvent) {
         let subs = self.shared.subs.read();
+        // One subscriber (the usual case): move the event into its queue, no sharing needed.
+        if let [only] = subs.as_slice() {
+            if only.admits(&event) {
+                if only.terse {
+                    terse_in_place(&mut event);
+                }
+                only.push(Received::owned(event));
+            }
+            return;
+        }
         let event = Arc::new(event);
         // The terse copy, made at most once per event, on the first terse subscriber.
         let mut cut: Option<Option<Arc<TraceEvent>>> = None;
@@ -194,12 +206,13 @@ impl TraceHub {
             if !s.admits(&event) {
                 continue;
             }
-            if s.terse {
+            let shared = if s.terse {
                 let c = cut.get_or_insert_with(|| terse(&event).map(Arc::new));
-                s.push(c.as_ref().unwrap_or(&event));
+                Arc::clone(c.as_ref().unwrap_or(&event))
             } else {
-                s.push(&event);
-            }
+                Arc::clone(&event)
+            };
+            s.push(Received::shared(shared));
         }
     }
 

@@ -31,7 +31,8 @@
 //! # Primary types
 //!
 //! * [`TraceEvent`] = [`Side`] + [`SessionKey`] + [`Timestamp`] + [`ConnMeta`] + [`Payload`].
-//! * [`TraceHub`] / [`SubscribeOptions`] / [`Subscription`]: publish and subscribe.
+//! * [`TraceHub`] / [`SubscribeOptions`] / [`Subscription`] / [`Received`]: publish and
+//!   subscribe.
 //! * [`MetaFilter`], [`Cidr`], [`terse`], [`StreamFilter`]: the filters.
 //! * [`Formatter`]: human-readable lines.
 //! * [`to_json_line`], [`from_json_line`], [`JsonLinesReader`]: the wire format.
@@ -96,6 +97,7 @@ mod hub;
 mod json;
 mod meta;
 mod meta_filter;
+mod received;
 mod session;
 mod stream_filter;
 mod subscription;
@@ -112,6 +114,7 @@ pub use json::{
 };
 pub use meta::ConnMeta;
 pub use meta_filter::MetaFilter;
+pub use received::Received;
 pub use session::{SessionKey, Side};
 pub use stream_filter::{StreamFilter, Verdict};
 pub use subscription::{Subscription, TryRecvError};

@@ -4,12 +4,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::{Arc, Weak};
+
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::hub::HubShared;
-use crate::{Level, MetaFilter, Side, StreamFilter, Timestamp, TraceEvent, Verdict};
+use crate::{Level, MetaFilter, Received, Side, StreamFilter, Timestamp, TraceEvent, Verdict};
 
 /// The error of [`Subscription::try_recv`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +35,7 @@ pub(crate) struct SubShared {
 }
 
 struct SubState {
-    queue: VecDeque<Arc<TraceEvent>>,
+    queue: VecDeque<Received>,
     /// Events dropped since the last lag notice.
     missed: u64,
     missed_total: u64,
@@ -72,7 +73,7 @@ impl SubShared {
         self.filter_is_empty || self.filter.matches(event)
     }
 
-    pub(crate) fn push(&self, event: &Arc<TraceEvent>) {
+    pub(crate) fn push(&self, event: Received) {
         let mut st = self.state.lock();
         if st.closed {
             return;
@@ -89,7 +90,7 @@ impl SubShared {
         } else {
             None
         };
-        st.queue.push_back(Arc::clone(event));
+        st.queue.push_back(event);
         let waker = st.waker.take();
         let sleepers = st.sleepers != 0;
         drop(st);
@@ -117,10 +118,10 @@ impl SubShared {
 
 impl SubState {
     /// The next raw event: the lag notice first when events were missed.
-    fn take(&mut self) -> Option<Arc<TraceEvent>> {
+    fn take(&mut self) -> Option<Received> {
         if self.missed != 0 {
             let n = std::mem::take(&mut self.missed);
-            return Some(Arc::new(TraceEvent::global_diagnostic(
+            return Some(Received::owned(TraceEvent::global_diagnostic(
                 self.missed_side,
                 self.missed_when,
                 Level::Error,
@@ -132,7 +133,7 @@ impl SubState {
 }
 
 /// One subscriber of a [`TraceHub`](crate::TraceHub): receives the events that pass its
-/// filters, in publish order, as `Arc<TraceEvent>`.
+/// filters, in publish order, as [`Received`] (an owned or shared [`TraceEvent`]).
 ///
 /// Three ways to receive: [`Subscription::recv`] (async, works on any executor, cancel-safe),
 /// [`Subscription::recv_blocking`] (a thread) and [`Subscription::try_recv`] (poll). Each
@@ -165,7 +166,7 @@ impl Subscription {
     }
 
     /// Runs the stream filter; `None` means skip.
-    fn admit(&mut self, event: Arc<TraceEvent>) -> Option<Arc<TraceEvent>> {
+    fn admit(&mut self, event: Received) -> Option<Received> {
         match self.filter.check(&event) {
             Verdict::Pass => Some(event),
             Verdict::Drop => None,
@@ -182,7 +183,7 @@ impl Subscription {
     ///
     /// [`TryRecvError::Empty`] when nothing is waiting, [`TryRecvError::Closed`] when the
     /// stream has ended.
-    pub fn try_recv(&mut self) -> Result<Arc<TraceEvent>, TryRecvError> {
+    pub fn try_recv(&mut self) -> Result<Received, TryRecvError> {
         loop {
             if self.filter.is_ended() {
                 return Err(TryRecvError::Closed);
@@ -204,7 +205,7 @@ impl Subscription {
     /// Waits on this thread for the next event; `None` when the stream has ended.
     ///
     /// Do not call it from an async task; use [`Subscription::recv`] there.
-    pub fn recv_blocking(&mut self) -> Option<Arc<TraceEvent>> {
+    pub fn recv_blocking(&mut self) -> Option<Received> {
         loop {
             if self.filter.is_ended() {
                 return None;
@@ -231,7 +232,7 @@ impl Subscription {
 
     /// Polls for the next event, registering `cx`'s waker when none is waiting;
     /// `Ready(None)` when the stream has ended. For building a `Stream`.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Arc<TraceEvent>>> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Received>> {
         loop {
             if self.filter.is_ended() {
                 return Poll::Ready(None);
@@ -259,7 +260,7 @@ impl Subscription {
     /// Waits for the next event; `None` when the stream has ended.
     ///
     /// Runtime-agnostic (a plain future) and cancel-safe: dropping the future loses no event.
-    pub async fn recv(&mut self) -> Option<Arc<TraceEvent>> {
+    pub async fn recv(&mut self) -> Option<Received> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 

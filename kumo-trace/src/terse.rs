@@ -54,23 +54,7 @@ pub fn abbreviate(data: &str) -> Option<(&str, u64)> {
 /// );
 /// ```
 pub fn terse(event: &TraceEvent) -> Option<TraceEvent> {
-    let payload = match (&event.payload, event.side) {
-        (Payload::Read { data }, Side::Server) => {
-            let (snippet, len) = abbreviate(data)?;
-            Payload::AbbreviatedRead {
-                snippet: snippet.to_owned(),
-                len,
-            }
-        }
-        (Payload::Write { data }, Side::Client) => {
-            let (snippet, len) = abbreviate(data)?;
-            Payload::AbbreviatedWrite {
-                snippet: snippet.to_owned(),
-                len,
-            }
-        }
-        _ => return None,
-    };
+    let payload = terse_payload(event)?;
     Some(TraceEvent {
         side: event.side,
         session: event.session.clone(),
@@ -78,6 +62,34 @@ pub fn terse(event: &TraceEvent) -> Option<TraceEvent> {
         meta: event.meta.clone(),
         payload,
     })
+}
+
+/// [`terse`] on an owned event, replacing the payload in place.
+pub(crate) fn terse_in_place(event: &mut TraceEvent) {
+    if let Some(p) = terse_payload(event) {
+        event.payload = p;
+    }
+}
+
+/// The abbreviated payload of `event`, when [`terse`] applies.
+fn terse_payload(event: &TraceEvent) -> Option<Payload> {
+    match (&event.payload, event.side) {
+        (Payload::Read { data }, Side::Server) => {
+            let (snippet, len) = abbreviate(data)?;
+            Some(Payload::AbbreviatedRead {
+                snippet: snippet.to_owned(),
+                len,
+            })
+        }
+        (Payload::Write { data }, Side::Client) => {
+            let (snippet, len) = abbreviate(data)?;
+            Some(Payload::AbbreviatedWrite {
+                snippet: snippet.to_owned(),
+                len,
+            })
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
