@@ -1,0 +1,187 @@
+//! A deferred batch interrupted half way and resumed by a new injector (a new process, sharing
+//! the job store) gives every recipient exactly once, with the same message ids.
+
+mod support;
+
+use kumo_inject::{
+    BatchId, GeneratedMessage, Injector, InjectorConfig, JobStore, JobStoreError, MemoryJobStore,
+    MessageSink, PendingJob, RecipientOutcome, RequestContext, SinkError, StoredJob,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use support::Collect;
+
+const N: usize = 1000;
+
+fn request() -> Vec<u8> {
+    let rcpts: Vec<_> = (0..N)
+        .map(|i| json!({"email": format!("r{i}@example.org"), "name": format!("R {i}")}))
+        .collect();
+    serde_json::to_vec(&json!({
+        "envelope_sender": "s@example.com",
+        "recipients": rcpts,
+        "deferred_generation": true,
+        "content": {"subject": "hi {{ name }}", "text_body": "hello {{ email }}\n"}
+    }))
+    .unwrap()
+}
+
+/// Interrupts its injector after `stop_after` messages, as a crash would.
+struct Interrupting {
+    seen: Mutex<Vec<GeneratedMessage>>,
+    stop_after: usize,
+    injector: OnceLock<Injector>,
+}
+
+impl MessageSink for Interrupting {
+    fn accept(&self, m: GeneratedMessage) -> Result<(), SinkError> {
+        let mut seen = self.seen.lock().unwrap();
+        seen.push(m);
+        if seen.len() == self.stop_after {
+            self.injector.get().unwrap().interrupt();
+        }
+        Ok(())
+    }
+}
+
+fn config() -> InjectorConfig {
+    InjectorConfig {
+        workers: 1,
+        ..InjectorConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_batch_resumes_and_every_recipient_gets_exactly_one_message() {
+    let store = Arc::new(MemoryJobStore::new());
+    let first = Arc::new(Interrupting {
+        seen: Mutex::new(Vec::new()),
+        stop_after: N / 2,
+        injector: OnceLock::new(),
+    });
+    let injector = Injector::builder(first.clone())
+        .job_store(store.clone())
+        .config(config())
+        .build()
+        .unwrap();
+    first.injector.set(injector.clone()).unwrap();
+    let done = injector
+        .inject(request().into(), RequestContext::default())
+        .await
+        .unwrap();
+    let batch_id = done.batch_id().clone();
+    injector.idle().await;
+    drop(injector);
+
+    // Half done, half pending, all recorded.
+    let pending = store.pending().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].done.len(), N / 2);
+
+    // "Restart": a new injector on the same store.
+    let second = Arc::new(Collect::default());
+    let injector = Injector::builder(second.clone())
+        .job_store(store.clone())
+        .config(config())
+        .build()
+        .unwrap();
+    assert_eq!(injector.resume_pending().await.unwrap(), 1);
+    injector.idle().await;
+    assert!(store.is_empty());
+
+    let mut by_index: HashMap<u32, String> = HashMap::new();
+    let firsts = first.seen.lock().unwrap();
+    let seconds = second.messages.lock().unwrap();
+    assert_eq!(firsts.len() + seconds.len(), N);
+    for m in firsts.iter().chain(seconds.iter()) {
+        assert_eq!(m.id, format!("{batch_id}.{}@example.com", m.index));
+        assert_eq!(m.recipient, format!("r{}@example.org", m.index));
+        assert!(
+            by_index.insert(m.index, m.id.clone()).is_none(),
+            "duplicate {}",
+            m.index
+        );
+    }
+    assert_eq!(by_index.len(), N);
+    // The final report covers the whole batch.
+    let reports = second.reports.lock().unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].response.success_count, N);
+}
+
+/// A store whose `record` fails once, at one index: the process "dies" after the sink accepted
+/// that message but before its outcome was recorded.
+struct CrashOnRecord {
+    inner: MemoryJobStore,
+    at: u32,
+    fired: AtomicUsize,
+}
+
+impl JobStore for CrashOnRecord {
+    fn persist(&self, job: &StoredJob) -> Result<(), JobStoreError> {
+        self.inner.persist(job)
+    }
+    fn record(&self, id: &BatchId, index: u32, o: &RecipientOutcome) -> Result<(), JobStoreError> {
+        if index == self.at && self.fired.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(JobStoreError::new("disk gone"));
+        }
+        self.inner.record(id, index, o)
+    }
+    fn complete(&self, id: &BatchId) -> Result<(), JobStoreError> {
+        self.inner.complete(id)
+    }
+    fn pending(&self) -> Result<Vec<PendingJob>, JobStoreError> {
+        self.inner.pending()
+    }
+}
+
+/// A host that ignores a message id it already holds.
+#[derive(Default)]
+struct Dedup {
+    ids: Mutex<HashMap<String, usize>>,
+}
+
+impl MessageSink for Dedup {
+    fn accept(&self, m: GeneratedMessage) -> Result<(), SinkError> {
+        *self.ids.lock().unwrap().entry(m.id).or_default() += 1;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_accept_and_record_reoffers_the_same_message_id() {
+    let store = Arc::new(CrashOnRecord {
+        inner: MemoryJobStore::new(),
+        at: 300,
+        fired: AtomicUsize::new(0),
+    });
+    let sink = Arc::new(Dedup::default());
+    let injector = Injector::builder(sink.clone())
+        .job_store(store.clone())
+        .config(config())
+        .build()
+        .unwrap();
+    injector
+        .inject(request().into(), RequestContext::default())
+        .await
+        .unwrap();
+    injector.idle().await;
+    assert_eq!(sink.ids.lock().unwrap().len(), 301);
+    drop(injector);
+
+    let injector = Injector::builder(sink.clone())
+        .job_store(store.clone())
+        .config(config())
+        .build()
+        .unwrap();
+    assert_eq!(injector.resume_pending().await.unwrap(), 1);
+    injector.idle().await;
+    let ids = sink.ids.lock().unwrap();
+    assert_eq!(ids.len(), N, "every recipient has exactly one message id");
+    let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert_eq!(twice.len(), 1, "only the unrecorded one was offered again");
+    assert!(twice[0].0.contains(".300@"));
+    assert!(store.pending().unwrap().is_empty());
+}
