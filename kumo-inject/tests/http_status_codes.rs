@@ -339,6 +339,7 @@ async fn deferred_generation_answers_at_once_and_reports_through_the_host() {
         ),
         (1, 1)
     );
+    drop(reports);
     // Template errors are still a 422 in deferred mode.
     let bad = serde_json::to_vec(&json!({
         "envelope_sender": "s@example.com",
