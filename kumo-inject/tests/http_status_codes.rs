@@ -328,7 +328,7 @@ async fn deferred_generation_answers_at_once_and_reports_through_the_host() {
     assert_eq!(parse(&r.body), InjectResponse::default());
     let id = r.header("kumo-batch-id").unwrap().to_owned();
     injector.idle().await;
-    let reports = sink.reports.lock().unwrap();
+    let reports = sink.reports.lock().unwrap().clone();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].batch_id.as_str(), id);
     assert!(reports[0].deferred);
@@ -339,7 +339,6 @@ async fn deferred_generation_answers_at_once_and_reports_through_the_host() {
         ),
         (1, 1)
     );
-    drop(reports);
     // Template errors are still a 422 in deferred mode.
     let bad = serde_json::to_vec(&json!({
         "envelope_sender": "s@example.com",
