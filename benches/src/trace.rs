@@ -24,6 +24,9 @@ use crate::{Better, CountingAlloc, Options, Reporter};
 /// Events published per timed batch in the one-subscriber workload.
 pub const BATCH: usize = 256;
 
+/// Alternating measurement rounds per side; the best round counts.
+const ROUNDS: usize = 5;
+
 /// Queue capacity of the subscriber on both sides.
 pub const CAPACITY: usize = 16 * 1024;
 
@@ -148,14 +151,17 @@ pub fn tokio_one_subscriber(s: &Session, batches: u64) -> u128 {
 pub fn run(opts: &Options, _alloc: &CountingAlloc, r: &mut Reporter) {
     let s = Session::new();
 
-    // Idle path: 50M publishes by default (well under a second each side).
-    let n = opts.n.unwrap_or(50_000_000).max(1);
-    // Warm up, then take the best of 3 runs on each side (the machine is shared).
+    // Idle path: 20M publishes per round by default.
+    let n = opts.n.unwrap_or(20_000_000).max(1);
+    // Warm up, then take the best of ROUNDS alternating runs on each side (the machine is
+    // shared: alternating exposes both sides to the same background load).
     kumo_no_subscriber(&s, n / 10 + 1);
     tokio_no_subscriber(&s, n / 10 + 1);
-    let best = |f: &dyn Fn() -> f64| (0..3).map(|_| f()).fold(f64::INFINITY, f64::min);
-    let kumo = best(&|| kumo_no_subscriber(&s, n));
-    let tokio = best(&|| tokio_no_subscriber(&s, n));
+    let (mut kumo, mut tokio) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..ROUNDS {
+        kumo = kumo.min(kumo_no_subscriber(&s, n));
+        tokio = tokio.min(tokio_no_subscriber(&s, n));
+    }
     r.peer(
         "publish_ns_no_subscriber",
         n,
@@ -165,15 +171,18 @@ pub fn run(opts: &Options, _alloc: &CountingAlloc, r: &mut Reporter) {
         Better::Lower,
     );
 
-    // One subscriber: 2M publishes by default.
-    let events = opts.n.unwrap_or(2_000_000).max(BATCH as u64);
+    // One subscriber: 1M publishes per round by default.
+    let events = opts.n.unwrap_or(1_000_000).max(BATCH as u64);
     let batches = events / BATCH as u64;
     let total = batches * BATCH as u64;
     kumo_one_subscriber(&s, batches / 10 + 1);
     tokio_one_subscriber(&s, batches / 10 + 1);
-    let best = |f: &dyn Fn() -> u128| (0..3).map(|_| f()).min().unwrap_or(0) as f64 / total as f64;
-    let kumo = best(&|| kumo_one_subscriber(&s, batches));
-    let tokio = best(&|| tokio_one_subscriber(&s, batches));
+    let (mut kumo, mut tokio) = (u128::MAX, u128::MAX);
+    for _ in 0..ROUNDS {
+        kumo = kumo.min(kumo_one_subscriber(&s, batches));
+        tokio = tokio.min(tokio_one_subscriber(&s, batches));
+    }
+    let (kumo, tokio) = (kumo as f64 / total as f64, tokio as f64 / total as f64);
     r.peer(
         "publish_ns_one_subscriber",
         total,

@@ -6,59 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 
 use crate::subscription::SubShared;
 use crate::terse::terse_in_place;
-use crate::{MetaFilter, Received, StreamFilter, Subscription, Timestamp, TraceEvent, terse};
-
-/// The default per-subscriber queue capacity of [`SubscribeOptions`].
-pub const DEFAULT_CAPACITY: usize = 16 * 1024;
-
-/// What a subscriber asks of a [`TraceHub`].
-///
-/// It deserializes from JSON (all fields optional), so a host can take it from the first
-/// message of a websocket or from a request body:
-/// `{"terse":true,"only_new":true,"filter":{"peer":["10.0.0.0/8"]}}`.
-///
-/// # Examples
-///
-/// ```
-/// use kumo_trace::SubscribeOptions;
-///
-/// let opts = SubscribeOptions { terse: true, only_one: true, ..SubscribeOptions::default() };
-/// let from_json: SubscribeOptions = serde_json::from_str(r#"{"terse":true,"only_one":true}"#)?;
-/// assert_eq!(opts, from_json);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SubscribeOptions {
-    /// How many events may wait in the subscriber's queue; when it is full the oldest event
-    /// is dropped and counted, and the subscriber is told how many it missed. At least 1;
-    /// default [`DEFAULT_CAPACITY`].
-    pub capacity: usize,
-    /// Cut multi-line message data at the source ([`terse`](crate::terse)).
-    pub terse: bool,
-    /// Only sessions whose opening this subscriber saw ([`StreamFilter`]).
-    pub only_new: bool,
-    /// Follow the first admitted session and end when it closes ([`StreamFilter`]).
-    pub only_one: bool,
-    /// Which events to receive, judged on side and connection metadata, at the source.
-    pub filter: MetaFilter,
-}
-
-impl Default for SubscribeOptions {
-    fn default() -> Self {
-        Self {
-            capacity: DEFAULT_CAPACITY,
-            terse: false,
-            only_new: false,
-            only_one: false,
-            filter: MetaFilter::default(),
-        }
-    }
-}
+use crate::{Received, StreamFilter, SubscribeOptions, Subscription, Timestamp, TraceEvent, terse};
 
 /// A broadcast point for [`TraceEvent`]s: hosts publish, subscribers each get their own
 /// bounded queue.

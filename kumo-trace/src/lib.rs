@@ -97,6 +97,7 @@ mod hub;
 mod json;
 mod meta;
 mod meta_filter;
+mod options;
 mod received;
 mod session;
 mod stream_filter;
@@ -107,13 +108,14 @@ mod timestamp;
 pub use cidr::{Cidr, ParseCidrError};
 pub use event::{Disposition, Level, MessageDisposition, Payload, TraceEvent};
 pub use format::Formatter;
-pub use hub::{DEFAULT_CAPACITY, SubscribeOptions, TraceHub};
+pub use hub::TraceHub;
 pub use json::{
     DEFAULT_MAX_LINE, DecodeError, JsonLinesReader, ReadError, from_json_line, to_json_line,
     write_json_line,
 };
 pub use meta::ConnMeta;
 pub use meta_filter::MetaFilter;
+pub use options::{DEFAULT_CAPACITY, OptionsError, SubscribeOptions};
 pub use received::Received;
 pub use session::{SessionKey, Side};
 pub use stream_filter::{StreamFilter, Verdict};
