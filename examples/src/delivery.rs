@@ -239,7 +239,10 @@ mod tests {
     #[test]
     fn validation() {
         assert!(Probabilities::default().validate().is_ok());
-        let p = Probabilities { transient: -1.0, ..Probabilities::default() };
+        let p = Probabilities {
+            transient: -1.0,
+            ..Probabilities::default()
+        };
         assert!(matches!(
             p.validate(),
             Err(ProbabilityError::BadWeight {

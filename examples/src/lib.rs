@@ -14,14 +14,18 @@
 //! | [`ledger`] | self-test accounting: every message ends exactly once |
 //! | [`clock`] | simulated time that can run faster than real time |
 //! | [`http`] | a small blocking HTTP/1.1 client for the command-line examples |
+//! | [`snapshot`] | `/metrics` read with the streaming parser: per-queue and per-provider counts |
+//! | [`demo`] | the composed demo MTA and its self test |
 #![forbid(unsafe_code)] // nothing here needs it
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)] // the public surface is documented and deliberate
 
 pub mod cli;
 pub mod clock;
 pub mod delivery;
+pub mod demo;
 pub mod http;
 pub mod ledger;
 pub mod maildir;
 pub mod settings;
+pub mod snapshot;
 pub mod zones;

@@ -1,0 +1,112 @@
+//! Watch the demo MTA's delivery sessions as they happen (like `kcli trace-smtp-client`): reads
+//! the JSON-lines trace stream and prints each event with kumo-trace's formatter, timed from the
+//! session's first observed record.
+//!
+//! ```sh
+//! cargo run --example trace -- [--url http://127.0.0.1:8000] [--terse] [--only-new] [--only-one] [--json]
+//! ```
+//!
+//! `--terse` abbreviates message data to its first line and a byte count; `--only-new` shows only
+//! sessions that start after you connect; `--only-one` follows one session and exits when it ends.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints"
+)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use kumo_examples::http::{self, Request, Target};
+use kumo_trace::{Formatter, from_json_line};
+
+const USAGE: &str =
+    "usage: trace [--url http://127.0.0.1:8000] [--terse] [--only-new] [--only-one] [--json]";
+
+fn main() -> ExitCode {
+    let mut url = "http://127.0.0.1:8000".to_owned();
+    let (mut terse, mut only_new, mut only_one, mut json) = (false, false, false, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--url" => match args.next() {
+                Some(v) => url = v,
+                None => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--terse" => terse = true,
+            "--only-new" => only_new = true,
+            "--only-one" => only_one = true,
+            "--json" => json = true,
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let target = match Target::parse(&url) {
+        Ok(t) => t.with_path(&format!(
+            "/api/trace/v1?terse={terse}&only_new={only_new}&only_one={only_one}"
+        )),
+        Err(e) => {
+            eprintln!("trace: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut formatter = Formatter::new();
+    let mut line = Vec::new();
+    let mut out = std::io::stdout().lock();
+    let mut failed = None;
+    let result = http::stream(
+        &target,
+        Request {
+            timeout: None,
+            ..Request::default()
+        },
+        |chunk| {
+            for &b in chunk {
+                line.push(b);
+                if b != b'\n' {
+                    continue;
+                }
+                let text = if json {
+                    String::from_utf8_lossy(&line).into_owned()
+                } else {
+                    match from_json_line(&line) {
+                        Ok(ev) => formatter.format(&ev),
+                        Err(e) => {
+                            failed = Some(format!("bad trace line: {e}"));
+                            return false;
+                        }
+                    }
+                };
+                line.clear();
+                if out
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return false; // stdout closed (for example `| head`)
+                }
+            }
+            true
+        },
+    );
+    match (result, failed) {
+        (Err(e), _) => {
+            eprintln!("trace: {e} ({url})");
+            ExitCode::FAILURE
+        }
+        (Ok(head), _) if head.status != 200 => {
+            eprintln!("trace: HTTP {} from {url}", head.status);
+            ExitCode::FAILURE
+        }
+        (Ok(_), Some(e)) => {
+            eprintln!("trace: {e}");
+            ExitCode::FAILURE
+        }
+        (Ok(_), None) => ExitCode::SUCCESS,
+    }
+}

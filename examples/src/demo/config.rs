@@ -1,0 +1,178 @@
+//! The demo's live configuration: the `*.toml` files of the config folder, loaded and merged by
+//! kumo-config's [`Layered`], reloaded by [`LiveConfig`] when [`ConfigEpoch`] sees a real change.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kumo_config::{ConfigEpoch, EpochWatcher, Invalid, KeyPath, Layered, LiveConfig, WatchOptions};
+use parking_lot::Mutex;
+
+use crate::cli::ProbabilityOverrides;
+use crate::settings::{ConfigError, DemoConfig};
+
+/// The files of the config folder, applied in name order.
+fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The live configuration with the command-line overrides applied on top.
+pub(crate) struct ConfigSource {
+    dir: PathBuf,
+    epoch: ConfigEpoch,
+    live: LiveConfig<DemoConfig>,
+    overrides: ProbabilityOverrides,
+    /// The last `Loaded` seen and the config derived from it.
+    current: Mutex<(usize, Arc<DemoConfig>)>,
+    _watcher: EpochWatcher,
+}
+
+impl std::fmt::Debug for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigSource")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the configuration could not be loaded at start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigLoadError {
+    /// The folder cannot be listed.
+    #[error("cannot read config folder {0}")]
+    Folder(PathBuf, #[source] std::io::Error),
+    /// The folder holds no `*.toml` file.
+    #[error("config folder {0} holds no *.toml file")]
+    Empty(PathBuf),
+    /// The file watcher could not start.
+    #[error("cannot watch the config folder")]
+    Watch(#[source] kumo_config::EpochError),
+    /// The files do not load (the error names the file and key).
+    #[error("invalid configuration")]
+    Invalid(#[source] kumo_config::CacheError<kumo_config::LayerError>),
+}
+
+fn section_of(e: &ConfigError) -> &'static str {
+    match e {
+        ConfigError::Retry => "retry",
+        ConfigError::Clock => "clock",
+        ConfigError::Shaping => "shaping",
+        _ => "delivery",
+    }
+}
+
+impl ConfigSource {
+    /// Loads the folder's files and starts watching them (scans every `scan` interval, and at
+    /// once on filesystem events).
+    pub(crate) fn open(
+        dir: &Path,
+        overrides: ProbabilityOverrides,
+        scan: Duration,
+    ) -> Result<Self, ConfigLoadError> {
+        let files = config_files(dir).map_err(|e| ConfigLoadError::Folder(dir.to_owned(), e))?;
+        if files.is_empty() {
+            return Err(ConfigLoadError::Empty(dir.to_owned()));
+        }
+        let epoch = ConfigEpoch::builder()
+            .glob(format!("{}/*.toml", dir.display()))
+            .build()
+            .map_err(ConfigLoadError::Watch)?;
+        let layered = Layered::<DemoConfig>::new(files).validate(|c: &DemoConfig, _| {
+            c.validate()
+                .map_err(|e| Invalid::new(KeyPath::root().key(section_of(&e)), e.to_string()))
+        });
+        let live = LiveConfig::new(layered, epoch.handle());
+        let first = live.get().map_err(ConfigLoadError::Invalid)?;
+        let cfg = apply(&first.value, &overrides);
+        let watcher = epoch
+            .spawn_watcher(
+                WatchOptions::new()
+                    .interval(scan)
+                    .settle(Duration::from_millis(20)),
+            )
+            .map_err(ConfigLoadError::Watch)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            epoch,
+            live,
+            overrides,
+            current: Mutex::new((Arc::as_ptr(&first) as usize, Arc::new(cfg))),
+            _watcher: watcher,
+        })
+    }
+
+    /// The folder.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration in force: reloaded when the files changed, the last good one when the
+    /// new files are broken.
+    pub(crate) fn current(&self) -> Arc<DemoConfig> {
+        let Ok(loaded) = self.live.get() else {
+            return self.current.lock().1.clone();
+        };
+        let id = Arc::as_ptr(&loaded) as usize;
+        let mut g = self.current.lock();
+        if g.0 != id {
+            *g = (id, Arc::new(apply(&loaded.value, &self.overrides)));
+        }
+        g.1.clone()
+    }
+
+    /// The epoch of the files on disk (moves on every real change).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.current()
+    }
+
+    /// The epoch of the configuration in force.
+    pub(crate) fn loaded_epoch(&self) -> Option<u64> {
+        self.live.loaded_epoch()
+    }
+
+    /// Scans the files now (instead of waiting for the watcher).
+    pub(crate) fn scan(&self) {
+        self.epoch.scan();
+    }
+
+    /// The error of the last reload, while the files stay broken.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.live.last_error().map(|e| error_chain(&*e))
+    }
+}
+
+fn apply(base: &DemoConfig, o: &ProbabilityOverrides) -> DemoConfig {
+    let mut c = base.clone();
+    if let Some(w) = o.success {
+        c.delivery.success = w;
+    }
+    if let Some(w) = o.transient {
+        c.delivery.transient = w;
+    }
+    if let Some(w) = o.permanent {
+        c.delivery.permanent = w;
+    }
+    // A command line that zeroes every weight would make the config unusable; keep the files'.
+    if c.delivery.probabilities().validate().is_err() {
+        c.delivery = base.delivery;
+    }
+    c
+}
+
+/// `error: cause: cause` on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

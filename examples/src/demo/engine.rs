@@ -1,0 +1,407 @@
+//! The demo's message flow: ready queue → MX resolution and plan → simulated session → delivered,
+//! bounced, or back into the scheduled queue (one `SingletonTimerWheel` scheduler for every
+//! queue) on the config's retry schedule.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kumo_dns::{FamilyPolicy, HickoryResolver, MxCache, PlanPolicy};
+use kumo_queue::Scheduler;
+use kumo_trace::{ConnMeta, Level, Payload, SessionKey, Side, TraceEvent, TraceHub};
+use parking_lot::Mutex;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+use super::config::ConfigSource;
+use super::metrics::DemoMetrics;
+use crate::clock::SimClock;
+use crate::delivery::{AttemptResult, Disposition, simulate};
+use crate::ledger::{Ledger, Seq};
+use crate::maildir::Maildir;
+use crate::settings::{AddressFamily, RetryDecision};
+use crate::zones::provider_of;
+
+/// Sessions at once across all queues.
+const GLOBAL_SESSIONS: usize = 512;
+
+/// Per-queue session limits: the configured limit and its semaphore.
+type SessionLimits = HashMap<Arc<str>, (u32, Arc<Semaphore>)>;
+
+/// One message in flight.
+#[derive(Debug)]
+pub(crate) struct Msg {
+    pub(crate) seq: Seq,
+    /// The queue: the recipient domain as an A-label.
+    pub(crate) queue: Arc<str>,
+    pub(crate) sender: String,
+    pub(crate) recipient: String,
+    pub(crate) data: Bytes,
+    /// Simulated milliseconds at injection.
+    pub(crate) injected_ms: u64,
+    /// Temporary failures so far.
+    pub(crate) failures: u32,
+    /// The provider, once an MX resolution told it.
+    pub(crate) provider: Option<Arc<str>>,
+}
+
+/// What the engine shares between its tasks.
+pub(crate) struct Engine {
+    pub(crate) sched: Mutex<Scheduler<Msg>>,
+    pub(crate) clock: Mutex<SimClock>,
+    pub(crate) config: ConfigSource,
+    pub(crate) dns: MxCache<HickoryResolver>,
+    pub(crate) metrics: DemoMetrics,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) trace: TraceHub,
+    pub(crate) maildir: Option<Maildir>,
+    ready_tx: mpsc::UnboundedSender<Msg>,
+    rng: Mutex<StdRng>,
+    limits: Mutex<SessionLimits>,
+    global: Arc<Semaphore>,
+    /// Wakes the scheduler loop when a message is due before its planned wake-up.
+    wake: Notify,
+    next_wake_ms: AtomicU64,
+    sessions: AtomicU64,
+    pub(crate) stopping: AtomicBool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one constructor wires the whole engine"
+    )]
+    pub(crate) fn new(
+        config: ConfigSource,
+        dns: MxCache<HickoryResolver>,
+        metrics: DemoMetrics,
+        ledger: Arc<Ledger>,
+        trace: TraceHub,
+        maildir: Option<Maildir>,
+        seed: u64,
+        start: Instant,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Msg>) {
+        let cfg = config.current();
+        let tick = Duration::from_millis(cfg.clock.tick_ms.max(1));
+        let sched = Scheduler::with_tick(tick).unwrap_or_else(|_| Scheduler::new());
+        let (ready_tx, ready_rx) = mpsc::unbounded_channel();
+        let engine = Arc::new(Self {
+            sched: Mutex::new(sched),
+            clock: Mutex::new(SimClock::new(start, cfg.clock.speedup)),
+            config,
+            dns,
+            metrics,
+            ledger,
+            trace,
+            maildir,
+            ready_tx,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            limits: Mutex::new(HashMap::new()),
+            global: Arc::new(Semaphore::new(GLOBAL_SESSIONS)),
+            wake: Notify::new(),
+            next_wake_ms: AtomicU64::new(u64::MAX),
+            sessions: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+        });
+        (engine, ready_rx)
+    }
+
+    /// Simulated milliseconds now.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.lock().sim_ms(Instant::now())
+    }
+
+    /// Takes a new message: counts it and hands it to the ready queue.
+    pub(crate) fn accept(&self, mut msg: Msg) {
+        msg.injected_ms = self.now_ms();
+        self.metrics.injected.inc();
+        self.make_ready(msg);
+    }
+
+    fn make_ready(&self, msg: Msg) {
+        self.metrics.ready(&msg.queue).inc();
+        if let Err(mpsc::error::SendError(msg)) = self.ready_tx.send(msg) {
+            // The dispatcher is gone (shutting down): the message stays unaccounted, which the
+            // ledger reports as pending.
+            self.metrics.ready(&msg.queue).dec();
+        }
+    }
+
+    /// The session limit of a queue, following the config's `connection_limit`.
+    fn limit_for(&self, queue: &Arc<str>, limit: u32) -> Arc<Semaphore> {
+        let mut g = self.limits.lock();
+        match g.get(queue) {
+            Some((l, s)) if *l == limit => s.clone(),
+            _ => {
+                let s = Arc::new(Semaphore::new(limit as usize));
+                g.insert(queue.clone(), (limit, s.clone()));
+                s
+            }
+        }
+    }
+
+    /// Pops due messages into the ready queue until `stop` is set.
+    pub(crate) async fn run_scheduler(self: Arc<Self>) {
+        let mut last_error: Option<String> = None;
+        while !self.stopping.load(Ordering::Relaxed) {
+            let cfg = self.config.current();
+            let error = self.config.last_error();
+            if error.is_some() && error != last_error {
+                self.metrics.config_errors.inc();
+            }
+            last_error = error;
+            let real_now = Instant::now();
+            let now_ms = {
+                let mut c = self.clock.lock();
+                c.set_speedup(real_now, cfg.clock.speedup);
+                c.sim_ms(real_now)
+            };
+            self.metrics
+                .config_epoch
+                .set(self.config.loaded_epoch().unwrap_or(0) as i64);
+            let stats = self.dns.stats();
+            self.metrics.dns_hits.set(stats.hits as i64);
+            self.metrics.dns_misses.set(stats.misses as i64);
+
+            let now = Duration::from_millis(now_ms);
+            let (batch, next_due) = {
+                let mut s = self.sched.lock();
+                let batch = s.advance(now);
+                (batch, s.next_due())
+            };
+            for due in batch.into_items() {
+                self.metrics
+                    .tardiness
+                    .observe(due.tardiness(now).as_secs_f64());
+                let msg = due.message;
+                self.metrics.scheduled(&msg.queue).dec();
+                if let Some(p) = &msg.provider {
+                    self.metrics.scheduled_by_provider(p).dec();
+                }
+                self.ledger.due(msg.seq);
+                self.make_ready(msg);
+            }
+            // Sleep until the next due time (at most 100 ms, so config changes apply quickly),
+            // or until a message due earlier is scheduled.
+            let wake_ms = next_due.map_or(now_ms + 100_000, |d| d.as_millis() as u64);
+            self.next_wake_ms.store(wake_ms, Ordering::Relaxed);
+            let real = self
+                .clock
+                .lock()
+                .real_duration(wake_ms.saturating_sub(now_ms));
+            let real = real.clamp(Duration::from_millis(1), Duration::from_millis(100));
+            tokio::select! {
+                _ = tokio::time::sleep(real) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Starts a session task for each ready message, within the session limits.
+    pub(crate) async fn run_dispatcher(self: Arc<Self>, mut ready: mpsc::UnboundedReceiver<Msg>) {
+        while let Some(msg) = ready.recv().await {
+            let cfg = self.config.current();
+            let limit = cfg.shaping.for_domain(&msg.queue).connection_limit;
+            let per_queue = self.limit_for(&msg.queue, limit);
+            let global = self.global.clone();
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let Ok(_g) = global.acquire_owned().await else {
+                    return;
+                };
+                let Ok(_q) = per_queue.acquire_owned().await else {
+                    return;
+                };
+                engine.metrics.ready(&msg.queue).dec();
+                engine.deliver(msg).await;
+            });
+        }
+    }
+
+    /// One session: resolve, plan, simulate, then deliver, bounce or defer.
+    async fn deliver(self: &Arc<Self>, mut msg: Msg) {
+        let cfg = self.config.current();
+        let n = self.sessions.fetch_add(1, Ordering::Relaxed);
+        let key = SessionKey::new(format!("{}#{n}", msg.queue));
+        let meta = Arc::new(
+            ConnMeta::new()
+                .with_label("domain", msg.queue.to_string())
+                .with_label("queue", msg.queue.to_string()),
+        );
+        let trace = |p: Payload| {
+            self.trace.publish_now_with(|ts| {
+                TraceEvent::new(Side::Client, key.clone(), ts, p).with_meta(meta.clone())
+            })
+        };
+        trace(Payload::BeginSession);
+        if !cfg.delivery.latency().is_zero() {
+            tokio::time::sleep(cfg.delivery.latency()).await;
+        }
+
+        let mx = match self.dns.resolve(&msg.queue).await {
+            Ok(mx) => mx,
+            Err(e) => {
+                let provider: Arc<str> = msg.queue.clone();
+                let (code, status) = e.smtp_status();
+                let reason = format!("{code} {status} {}", super::config::error_chain(&e));
+                trace(Payload::Diagnostic {
+                    level: Level::Warn,
+                    message: reason.clone(),
+                });
+                if e.is_permanent() {
+                    self.bounce(msg, &provider, &reason);
+                } else {
+                    self.defer(msg, provider, &reason);
+                }
+                trace(Payload::Closed);
+                return;
+            }
+        };
+        let provider: Arc<str> = match mx.hosts().first() {
+            Some(h) => Arc::from(provider_of(h.name())),
+            None => msg.queue.clone(),
+        };
+        let shaping = cfg.shaping.for_domain(&msg.queue);
+        let family = match shaping.address_family {
+            AddressFamily::V4Only => FamilyPolicy::V4Only,
+            AddressFamily::V6Only => FamilyPolicy::V6Only,
+            AddressFamily::V4First => FamilyPolicy::V4First,
+            AddressFamily::V6First => FamilyPolicy::V6First,
+            _ => FamilyPolicy::Both,
+        };
+        let policy = PlanPolicy::default()
+            .family(family)
+            .max_addresses(shaping.max_addresses as usize);
+        let (plan, outcome) = {
+            let mut rng = self.rng.lock();
+            let plan = kumo_dns::plan(&mx, &policy, &mut *rng);
+            let steps = plan
+                .attempts()
+                .iter()
+                .map(|a| (a.host_name(&mx).unwrap_or(&msg.queue), a.addr().ip()));
+            let outcome = simulate(steps, &cfg.delivery.probabilities(), &mut *rng);
+            (plan, outcome)
+        };
+        for (attempt, step) in outcome.attempts.iter().zip(plan.attempts()) {
+            let addr = step.addr().ip().to_string();
+            let connected = !matches!(attempt.result, AttemptResult::ConnectFailed);
+            self.metrics.connection(&attempt.host, &addr, connected);
+            if !connected {
+                trace(Payload::Diagnostic {
+                    level: Level::Warn,
+                    message: format!("connection to {} [{addr}] failed (simulated)", attempt.host),
+                });
+                continue;
+            }
+            trace(Payload::Connected);
+            trace(Payload::read(format!(
+                "220 {} ESMTP simulated\r\n",
+                attempt.host
+            )));
+            trace(Payload::write(format!("MAIL FROM:<{}>\r\n", msg.sender)));
+            trace(Payload::read("250 2.1.0 OK\r\n"));
+            trace(Payload::write(format!("RCPT TO:<{}>\r\n", msg.recipient)));
+            if outcome.disposition == Disposition::Delivered {
+                trace(Payload::read("250 2.1.5 OK\r\n"));
+                trace(Payload::write("DATA\r\n"));
+                trace(Payload::read("354 go ahead\r\n"));
+                trace(Payload::write(
+                    String::from_utf8_lossy(&msg.data).into_owned(),
+                ));
+            }
+            trace(Payload::read(format!("{}\r\n", outcome.response)));
+            trace(Payload::write("QUIT\r\n"));
+        }
+        if outcome.attempts.is_empty() {
+            trace(Payload::Diagnostic {
+                level: Level::Warn,
+                message: outcome.response.clone(),
+            });
+        }
+        match outcome.disposition {
+            Disposition::Delivered => {
+                if let Some(md) = &self.maildir
+                    && let Err(e) = md.deliver(&msg.data)
+                {
+                    self.metrics.maildir_errors.inc();
+                    let reason = format!("451 4.3.0 {}", super::config::error_chain(&e));
+                    trace(Payload::Diagnostic {
+                        level: Level::Error,
+                        message: reason.clone(),
+                    });
+                    self.defer(msg, provider, &reason);
+                    trace(Payload::Closed);
+                    return;
+                }
+                self.metrics.delivered(&msg.queue, &provider);
+                self.ledger.delivered(msg.seq);
+                trace(Payload::Diagnostic {
+                    level: Level::Info,
+                    message: "delivered".into(),
+                });
+            }
+            Disposition::Permanent => self.bounce(msg, &provider, &outcome.response),
+            _ => {
+                msg.provider = Some(provider.clone());
+                self.defer(msg, provider, &outcome.response);
+            }
+        }
+        trace(Payload::Closed);
+    }
+
+    fn bounce(&self, msg: Msg, provider: &str, _reason: &str) {
+        self.metrics.fail(&msg.queue, provider);
+        self.ledger.bounced(msg.seq);
+    }
+
+    /// A temporary failure: retry on the schedule, or bounce when the message would expire.
+    fn defer(&self, mut msg: Msg, provider: Arc<str>, reason: &str) {
+        self.metrics.transfail(&msg.queue, &provider);
+        let cfg = self.config.current();
+        msg.failures += 1;
+        let now_ms = self.now_ms();
+        let age = now_ms.saturating_sub(msg.injected_ms) as f64 / 1000.0;
+        let delay = match cfg.retry.decide(msg.failures, age) {
+            RetryDecision::RetryAfter(d) => d,
+            _ => {
+                self.bounce(msg, &provider, reason);
+                return;
+            }
+        };
+        let due_ms = now_ms + (delay * 1000.0) as u64;
+        msg.provider = Some(provider.clone());
+        let queue = msg.queue.clone();
+        let seq = msg.seq;
+        self.ledger.deferred(seq);
+        let result = self
+            .sched
+            .lock()
+            .schedule_named(&queue, msg, Duration::from_millis(due_ms));
+        match result {
+            Ok(_) => {
+                self.metrics.scheduled(&queue).inc();
+                self.metrics.scheduled_by_provider(&provider).inc();
+                if due_ms < self.next_wake_ms.load(Ordering::Relaxed) {
+                    self.wake.notify_one();
+                }
+            }
+            Err(rejected) if rejected.is_due_now() => {
+                self.ledger.due(seq);
+                self.make_ready(rejected.message);
+            }
+            Err(rejected) => {
+                self.ledger.due(seq);
+                self.bounce(rejected.message, &provider, "scheduler refused the message");
+            }
+        }
+    }
+}

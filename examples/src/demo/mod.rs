@@ -1,0 +1,438 @@
+//! The composed demo MTA: HTTP injection → scheduler → MX plan → simulated delivery, with metrics,
+//! live configuration and a trace stream. `examples/examples/mta.rs` is a thin command line around
+//! [`Demo`] and [`selftest()`].
+//!
+//! | piece | crate |
+//! |---|---|
+//! | `POST /api/inject/v1` → messages | kumo-inject (router nested into the demo's axum server) |
+//! | scheduled queue with the retry schedule | kumo-queue (`Scheduler`, the SingletonTimerWheel strategy) |
+//! | MX resolution, cache, connection plan | kumo-dns (`LoopbackDnsServer` with the `.test` zones, `MxCache`, `plan`) |
+//! | `/metrics`, `/metrics.json` | kumo-metrics (registry, streamed and compressed router) |
+//! | config files, reloaded on change | kumo-config (`ConfigEpoch`, `Layered`, `LiveConfig`) |
+//! | `/api/trace/v1` | kumo-trace (`TraceHub`, JSON lines) |
+
+mod config;
+mod engine;
+mod metrics;
+mod selftest;
+mod sink;
+mod web;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use kumo_dns::server::LoopbackDnsServer;
+use kumo_dns::{CacheConfig, HickoryOptions, HickoryResolver, MxCache};
+use kumo_trace::TraceHub;
+use tokio::task::JoinHandle;
+
+pub use config::ConfigLoadError;
+pub use selftest::{SelftestReport, selftest};
+pub use web::Status;
+
+use crate::cli::{DeliverTarget, MtaArgs, ProbabilityOverrides};
+use crate::ledger::Ledger;
+use crate::maildir::{Maildir, MaildirError};
+use crate::settings::{Profile, write_defaults};
+use engine::Engine;
+
+/// How to start the demo. Build it with struct update syntax from `DemoOptions::default()`.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// HTTP listener (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Resolve through this DNS server instead of the in-process `.test` zones.
+    pub dns: Option<SocketAddr>,
+    /// The config folder; `None` writes the embedded defaults into a temporary folder. A folder
+    /// that holds no `*.toml` file gets the defaults written into it.
+    pub config: Option<PathBuf>,
+    /// Which embedded defaults to write.
+    pub profile: Profile,
+    /// Where delivered messages are also written.
+    pub deliver: Option<DeliverTarget>,
+    /// Delivery weights overriding the config files.
+    pub probabilities: ProbabilityOverrides,
+    /// Seed of the simulation.
+    pub seed: u64,
+    /// How often the config files are scanned (filesystem events also trigger a scan).
+    pub config_scan: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dns: None,
+            config: None,
+            profile: Profile::Interactive,
+            deliver: None,
+            probabilities: ProbabilityOverrides::default(),
+            seed: 1,
+            config_scan: Duration::from_secs(1),
+        }
+    }
+}
+
+impl DemoOptions {
+    /// Options from the command line; the self test gets its fast profile and, unless
+    /// `--listen` was given, an ephemeral port.
+    pub fn from_args(args: &MtaArgs) -> Self {
+        let selftest = args.selftest.is_some();
+        Self {
+            listen: if selftest && !args.listen_given {
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            } else {
+                args.listen
+            },
+            dns: args.dns,
+            config: args.config.clone(),
+            profile: if selftest {
+                Profile::Selftest
+            } else {
+                Profile::Interactive
+            },
+            deliver: args.deliver.clone(),
+            probabilities: args.probabilities,
+            seed: args.seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            }),
+            config_scan: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The demo could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// Writing the default config files failed.
+    #[error("cannot write the default config files into {0}")]
+    WriteDefaults(PathBuf, #[source] std::io::Error),
+    /// The config files do not load.
+    #[error("cannot load the configuration")]
+    Config(#[from] ConfigLoadError),
+    /// The in-process DNS server did not start.
+    #[error("cannot start the in-process DNS server")]
+    DnsServer(#[from] kumo_dns::server::ServerError),
+    /// The resolver could not be built.
+    #[error("cannot create the resolver")]
+    Resolver(#[from] kumo_dns::LookupError),
+    /// A metric family could not be registered.
+    #[error("cannot register the metrics")]
+    Metrics(#[from] kumo_metrics::RegisterError),
+    /// The Maildir cannot be created.
+    #[error("cannot open the maildir")]
+    Maildir(#[from] MaildirError),
+    /// The HTTP listener cannot bind.
+    #[error("cannot listen on {0}")]
+    Listen(SocketAddr, #[source] std::io::Error),
+    /// Not called inside a tokio runtime.
+    #[error("the demo needs a tokio runtime")]
+    Runtime(#[source] kumo_inject::NoRuntime),
+    /// A self-test request failed.
+    #[error("self-test injection failed")]
+    Inject(#[source] crate::http::HttpError),
+    /// The injection API answered a self-test request with an error status.
+    #[error("self-test injection got HTTP {status}: {body}")]
+    InjectStatus {
+        /// The status.
+        status: u16,
+        /// The body, abbreviated.
+        body: String,
+    },
+}
+
+/// A running demo MTA.
+#[derive(Debug)]
+pub struct Demo {
+    engine: Arc<Engine>,
+    http: SocketAddr,
+    dns_server: Option<LoopbackDnsServer>,
+    config_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
+    injector: kumo_inject::Injector,
+    started: Instant,
+}
+
+impl Demo {
+    /// Starts the demo: config, DNS, engine tasks and the HTTP server. Must run inside a tokio
+    /// runtime with time and I/O enabled.
+    ///
+    /// # Errors
+    /// [`DemoError`] for the piece that could not start.
+    pub async fn start(opts: DemoOptions) -> Result<Demo, DemoError> {
+        let started = Instant::now();
+        let (config_dir, temp) = match &opts.config {
+            Some(dir) => {
+                let has_toml = std::fs::read_dir(dir).ok().is_some_and(|mut r| {
+                    r.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml")))
+                });
+                if !has_toml {
+                    std::fs::create_dir_all(dir)
+                        .and_then(|()| write_defaults(dir, opts.profile))
+                        .map_err(|e| DemoError::WriteDefaults(dir.clone(), e))?;
+                }
+                (dir.clone(), None)
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("kumo-demo-config-")
+                    .tempdir()
+                    .map_err(|e| DemoError::WriteDefaults(std::env::temp_dir(), e))?;
+                write_defaults(t.path(), opts.profile)
+                    .map_err(|e| DemoError::WriteDefaults(t.path().to_owned(), e))?;
+                (t.path().to_owned(), Some(t))
+            }
+        };
+        let config = config::ConfigSource::open(&config_dir, opts.probabilities, opts.config_scan)?;
+
+        let (dns_server, resolver) = match opts.dns {
+            Some(addr) => (
+                None,
+                HickoryResolver::new(&[addr], HickoryOptions::default())?,
+            ),
+            None => {
+                let server = LoopbackDnsServer::start(crate::zones::ZONE_TEXT).await?;
+                let resolver = server.resolver(HickoryOptions::default())?;
+                (Some(server), resolver)
+            }
+        };
+        let dns = MxCache::new(resolver, CacheConfig::default());
+        let metrics = metrics::DemoMetrics::new()?;
+        let maildir = match &opts.deliver {
+            Some(DeliverTarget::Maildir(dir)) => Some(Maildir::create(dir)?),
+            None => None,
+        };
+        let registry = metrics.registry.clone();
+        let (engine, ready_rx) = Engine::new(
+            config,
+            dns,
+            metrics,
+            Arc::new(Ledger::default()),
+            TraceHub::new(),
+            maildir,
+            opts.seed,
+            started,
+        );
+        let tasks = vec![
+            tokio::spawn(engine.clone().run_scheduler()),
+            tokio::spawn(engine.clone().run_dispatcher(ready_rx)),
+        ];
+
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| DemoError::Listen(opts.listen, e))?;
+        let http = listener
+            .local_addr()
+            .map_err(|e| DemoError::Listen(opts.listen, e))?;
+        let (inject, injector) = sink::inject_routes(&engine).map_err(DemoError::Runtime)?;
+        let app = web::routes(engine.clone())
+            .merge(kumo_metrics::router(registry, 64 * 1024))
+            .merge(inject);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            // The server only ends on shutdown; an accept error there has nobody to report to.
+            let _ = serve.await;
+        });
+        Ok(Demo {
+            engine,
+            http,
+            dns_server,
+            config_dir,
+            _temp: temp,
+            shutdown: Some(tx),
+            tasks,
+            server: Some(server),
+            injector,
+            started,
+        })
+    }
+
+    /// The HTTP listener's address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// The in-process DNS server's address (`None` with `--dns`).
+    pub fn dns_addr(&self) -> Option<SocketAddr> {
+        self.dns_server.as_ref().map(LoopbackDnsServer::addr)
+    }
+
+    /// The config folder.
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    /// The self-test accounting of every message this demo took.
+    pub fn ledger(&self) -> &Ledger {
+        &self.engine.ledger
+    }
+
+    /// Counts and the configuration in force (the same as `GET /api/status`).
+    pub fn status(&self) -> Status {
+        web::status(&self.engine)
+    }
+
+    /// Scans the config files now instead of waiting for the watcher.
+    pub fn rescan_config(&self) {
+        self.engine.config.scan();
+    }
+
+    /// Time since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Waits until every injected message is delivered or bounced, or `timeout` passes.
+    /// Returns true when nothing is pending.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if self.engine.ledger.pending() == 0 {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// What the demo serves and three commands to try, as printed on start.
+    pub fn banner(&self) -> String {
+        banner(self.http, self.dns_addr(), &self.config_dir)
+    }
+
+    /// Stops the HTTP server, the engine and the DNS server.
+    pub async fn shutdown(mut self) {
+        self.engine.stopping.store(true, Ordering::Relaxed);
+        self.injector.close();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            // Open trace streams never end by themselves: give the others a moment, then stop.
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
+        if let Some(dns) = self.dns_server.take() {
+            dns.shutdown().await;
+        }
+    }
+}
+
+/// The start-up text: what the demo serves and three commands to try.
+pub fn banner(http: SocketAddr, dns: Option<SocketAddr>, config_dir: &Path) -> String {
+    let base = format!("http://{http}");
+    let dns_line = match dns {
+        Some(d) => format!(
+            "  dns       {d} (in process) serves the .test zones: example.test, gmail.test,\n            \
+             googlemail.test, outlook.test, bücher.test, nomx.test (no MX), nullmx.test (null MX)\n"
+        ),
+        None => "  dns       the resolver given with --dns\n".to_owned(),
+    };
+    let delivery = config_dir.join("delivery.toml");
+    format!(
+        "kumo demo MTA is running\n\
+         \n\
+         \x20 inject    POST {base}/api/inject/v1   (KumoMTA's inject v1 JSON)\n\
+         \x20 metrics   {base}/metrics   and   {base}/metrics.json   (gzip on Accept-Encoding)\n\
+         \x20 trace     {base}/api/trace/v1   (JSON lines; ?terse=true&only_new=true&only_one=true)\n\
+         \x20 status    {base}/api/status\n\
+         {dns_line}\
+         \x20 config    {dir}  (queues.toml, shaping.toml, delivery.toml; edits apply within a second)\n\
+         \n\
+         Try:\n\
+         \n\
+         \x20 # 1. inject three messages (templated per recipient)\n\
+         \x20 curl -s {base}/api/inject/v1 -H 'content-type: application/json' -d '{{\n\
+         \x20   \"envelope_sender\": \"demo@kumo.test\",\n\
+         \x20   \"content\": {{\"from\": {{\"email\": \"demo@kumo.test\", \"name\": \"kumo demo\"}},\n\
+         \x20               \"subject\": \"Hello {{{{ name }}}}\", \"text_body\": \"Hi {{{{ name }}}}, this is kumo.\"}},\n\
+         \x20   \"recipients\": [{{\"email\": \"alice@example.test\", \"name\": \"Alice\"}},\n\
+         \x20                  {{\"email\": \"bob@gmail.test\", \"name\": \"Bob\"}},\n\
+         \x20                  {{\"email\": \"carl@bücher.test\", \"name\": \"Carl\"}}]}}'\n\
+         \n\
+         \x20 # 2. watch the counters\n\
+         \x20 curl -s {base}/metrics | grep -E '^(total_messages|scheduled_count|ready_count)'\n\
+         \n\
+         \x20 # 3. make every delivery fail permanently, inject again, and watch total_messages_fail climb\n\
+         \x20 sed -i 's/^permanent = .*/permanent = 100.0/' {delivery}\n\
+         \n\
+         More: cargo run --example top | queue-summary | trace -- --terse   (each takes --url {base})\n",
+        dir = config_dir.display(),
+        delivery = delivery.display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kumo_inject::{BatchId, Durability, GeneratedMessage, MessageSink};
+
+    fn message(i: u64) -> GeneratedMessage {
+        let d = crate::zones::domain_for(i);
+        GeneratedMessage {
+            id: format!("m{i}"),
+            batch_id: BatchId::new("test-batch").unwrap(),
+            index: i as u32,
+            envelope_sender: "s@kumo.test".into(),
+            recipient: format!("u{i}@{}", d.display),
+            data: bytes::Bytes::from(format!("Subject: {i}\r\n\r\nhello\r\n")),
+            metadata: Default::default(),
+            durability: Durability::Immediate,
+            smtputf8: false,
+            eight_bit: false,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_message_ends_once_with_retries() {
+        let demo = Demo::start(DemoOptions {
+            profile: Profile::Selftest,
+            ..DemoOptions::default()
+        })
+        .await
+        .unwrap();
+        let sink = sink::EngineSink(demo.engine.clone());
+        let n = 2000;
+        for i in 0..n {
+            sink.accept(message(i)).unwrap();
+        }
+        assert!(
+            demo.wait_idle(Duration::from_secs(60)).await,
+            "pending: {}",
+            demo.ledger().pending()
+        );
+        let s = demo.ledger().summary(Some(n), demo.uptime());
+        assert!(s.balanced(), "{s}");
+        assert!(
+            s.retries > 0,
+            "the default weights make retries happen: {s}"
+        );
+        assert!(s.bounced > 0, "nullmx.test and nxdomain.test bounce: {s}");
+        assert_eq!(demo.status().scheduled, 0);
+        demo.shutdown().await;
+    }
+}

@@ -1,0 +1,168 @@
+//! `--selftest N`: inject N recipients over HTTP, run until each message is delivered or bounced,
+//! and check that every one is accounted for exactly once.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::{Demo, DemoError, DemoOptions};
+use crate::http::{self, Target};
+use crate::ledger::Summary;
+use crate::zones::domain_for;
+
+/// Recipients per injection request.
+const BATCH: u64 = 1000;
+/// Injection requests in flight at once.
+const IN_FLIGHT: usize = 2;
+
+/// The outcome of a self test.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SelftestReport {
+    /// The ledger's summary.
+    pub summary: Summary,
+    /// HTTP injection requests sent.
+    pub requests: u64,
+    /// Recipients the injection API refused (`fail_count`).
+    pub refused: u64,
+    /// Messages still in the scheduled queue at the end (must be 0).
+    pub left_scheduled: u64,
+    /// Whether the run finished before the time limit.
+    pub finished: bool,
+}
+
+impl SelftestReport {
+    /// True when every recipient was injected and ended exactly once, and nothing is left.
+    pub fn ok(&self) -> bool {
+        self.finished && self.refused == 0 && self.left_scheduled == 0 && self.summary.balanced()
+    }
+}
+
+impl fmt::Display for SelftestReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.summary)?;
+        writeln!(f, "  http requests    {:>10}", self.requests)?;
+        writeln!(f, "  refused at inject{:>10}", self.refused)?;
+        writeln!(f, "  left scheduled   {:>10}", self.left_scheduled)?;
+        write!(
+            f,
+            "selftest {}",
+            if self.ok() {
+                "PASSED"
+            } else if self.finished {
+                "FAILED"
+            } else {
+                "FAILED (timed out)"
+            }
+        )
+    }
+}
+
+/// The JSON of one injection request for recipients `from..to`.
+pub(crate) fn batch_json(from: u64, to: u64) -> Vec<u8> {
+    let recipients: Vec<serde_json::Value> = (from..to)
+        .map(|i| {
+            let d = domain_for(i);
+            serde_json::json!({"email": format!("user{i}@{}", d.display), "name": format!("User {i}")})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "envelope_sender": "selftest@kumo.test",
+        "content": {
+            "from": {"email": "selftest@kumo.test", "name": "kumo selftest"},
+            "subject": "selftest message for {{ name }}",
+            "text_body": "Hello {{ name }},\nthis message was injected by the kumo demo's self test.\n",
+        },
+        "recipients": recipients,
+    }))
+    .unwrap_or_default()
+}
+
+/// Starts a demo with `opts`, injects `n` recipients over HTTP, waits (at most `timeout`) until
+/// each message is delivered or bounced, stops the demo and reports.
+///
+/// # Errors
+/// [`DemoError`] when the demo does not start or an injection request fails.
+pub async fn selftest(
+    opts: DemoOptions,
+    n: u64,
+    timeout: Duration,
+) -> Result<SelftestReport, DemoError> {
+    let demo = Demo::start(opts).await?;
+    let result = run(&demo, n, timeout).await;
+    demo.shutdown().await;
+    result
+}
+
+async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, DemoError> {
+    let started = Instant::now();
+    let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
+    let mut set = tokio::task::JoinSet::new();
+    let (mut requests, mut accepted, mut refused) = (0u64, 0u64, 0u64);
+    let mut next = 0;
+    let mut collect = |r: Result<(u64, u64), DemoError>| -> Result<(), DemoError> {
+        let (ok, failed) = r?;
+        accepted += ok;
+        refused += failed;
+        Ok(())
+    };
+    while next < n || !set.is_empty() {
+        while next < n && set.len() < IN_FLIGHT {
+            let (from, to) = (next, (next + BATCH).min(n));
+            next = to;
+            requests += 1;
+            let target = target.clone();
+            set.spawn_blocking(move || inject(&target, from, to));
+        }
+        if let Some(joined) = set.join_next().await {
+            collect(joined.unwrap_or_else(|e| {
+                Err(DemoError::InjectStatus {
+                    status: 0,
+                    body: format!("injection task failed: {e}"),
+                })
+            }))?;
+        }
+    }
+    let end = started + timeout;
+    let mut finished = false;
+    while Instant::now() < end {
+        let l = demo.ledger();
+        if l.injected_count() >= accepted && l.pending() == 0 {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left_scheduled = demo.status().scheduled;
+    Ok(SelftestReport {
+        summary: demo.ledger().summary(Some(n), started.elapsed()),
+        requests,
+        refused,
+        left_scheduled,
+        finished,
+    })
+}
+
+/// Sends one batch; returns (success_count, fail_count).
+fn inject(target: &Target, from: u64, to: u64) -> Result<(u64, u64), DemoError> {
+    let resp = http::post_json(target, &batch_json(from, to)).map_err(DemoError::Inject)?;
+    let body = resp.decoded_body().map_err(DemoError::Inject)?;
+    if resp.head.status != 200 {
+        return Err(DemoError::InjectStatus {
+            status: resp.head.status,
+            body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+        });
+    }
+    #[derive(serde::Deserialize)]
+    struct Counts {
+        success_count: u64,
+        fail_count: u64,
+    }
+    let c: Counts = serde_json::from_slice(&body).map_err(|e| DemoError::InjectStatus {
+        status: resp.head.status,
+        body: format!(
+            "unexpected response ({e}): {}",
+            String::from_utf8_lossy(&body)
+        ),
+    })?;
+    Ok((c.success_count, c.fail_count))
+}

@@ -1,0 +1,118 @@
+//! The demo's HTTP routes besides injection and metrics: the index, a status document, and the
+//! trace stream.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use kumo_trace::SubscribeOptions;
+
+use super::engine::Engine;
+
+/// Query of `GET /api/trace/v1`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TraceQuery {
+    terse: bool,
+    only_new: bool,
+    only_one: bool,
+}
+
+/// The status document of `GET /api/status`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Status {
+    /// Messages accepted by the injection API.
+    pub injected: u64,
+    /// Messages not yet delivered or bounced.
+    pub pending: u64,
+    /// Messages in the scheduled queue now.
+    pub scheduled: u64,
+    /// The config folder.
+    pub config_dir: String,
+    /// The epoch of the config files on disk.
+    pub config_epoch: u64,
+    /// The epoch of the configuration in force.
+    pub config_applied_epoch: Option<u64>,
+    /// The error of the last config reload, while the files stay broken.
+    pub config_error: Option<String>,
+    /// The configuration in force, as JSON.
+    pub config: serde_json::Value,
+}
+
+pub(crate) fn status(engine: &Engine) -> Status {
+    let cfg = engine.config.current();
+    Status {
+        injected: engine.ledger.injected_count(),
+        pending: engine.ledger.pending(),
+        scheduled: engine.sched.lock().len() as u64,
+        config_dir: engine.config.dir().display().to_string(),
+        config_epoch: engine.config.epoch(),
+        config_applied_epoch: engine.config.loaded_epoch(),
+        config_error: engine.config.last_error(),
+        config: serde_json::to_value(&*cfg).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+pub(crate) fn routes(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/status", get(status_handler))
+        .route("/api/trace/v1", get(trace_handler))
+        .with_state(engine)
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "kumo demo MTA\n\
+         \n\
+         POST /api/inject/v1   inject messages (KumoMTA's inject v1 JSON)\n\
+         GET  /metrics         Prometheus text (gzip/deflate on Accept-Encoding)\n\
+         GET  /metrics.json    the same as JSON\n\
+         GET  /api/trace/v1    delivery sessions as JSON lines (?terse=true&only_new=true&only_one=true)\n\
+         GET  /api/status      counts and the configuration in force\n",
+    )
+}
+
+async fn status_handler(State(engine): State<Arc<Engine>>) -> impl IntoResponse {
+    axum::Json(status(&engine))
+}
+
+async fn trace_handler(
+    State(engine): State<Arc<Engine>>,
+    query: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected terse, only_new, only_one as true/false\n",
+        )
+            .into_response();
+    };
+    let sub = engine.trace.subscribe(SubscribeOptions {
+        terse: q.terse,
+        only_new: q.only_new,
+        only_one: q.only_one,
+        ..SubscribeOptions::default()
+    });
+    let stream = futures_util::stream::unfold(sub, |mut sub| async move {
+        let ev = sub.recv().await?;
+        Some((
+            Ok::<_, Infallible>(Bytes::from(kumo_trace::to_json_line(&ev))),
+            sub,
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    resp
+}

@@ -1,0 +1,380 @@
+//! The demo MTA end to end, in process, on ephemeral ports: HTTP injection, delivery into a
+//! Maildir, `/metrics` with and without gzip, a config edit that changes behaviour, the trace
+//! stream, and a 10,000-recipient self test with every message accounted for.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kumo_examples::cli::DeliverTarget;
+use kumo_examples::demo::{Demo, DemoOptions, selftest};
+use kumo_examples::http::{self, Request, Target};
+use kumo_examples::settings::{Profile, write_defaults};
+use kumo_examples::snapshot::Snapshot;
+
+/// Sets the delivery weights in `delivery.toml`, keeping the rest of the file.
+fn set_weights(dir: &Path, success: f64, transient: f64, permanent: f64) {
+    let path = dir.join("delivery.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let key = l.split('=').next().unwrap_or("").trim();
+            match key {
+                "success" => format!("success = {success:?}"),
+                "transient" => format!("transient = {transient:?}"),
+                "permanent" => format!("permanent = {permanent:?}"),
+                "connect_failure" => "connect_failure = 0.0".to_owned(),
+                _ => l.to_owned(),
+            }
+        })
+        .collect();
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+}
+
+fn batch(recipients: &[String]) -> Vec<u8> {
+    let rcpts: Vec<_> = recipients
+        .iter()
+        .enumerate()
+        .map(|(i, r)| serde_json::json!({"email": r, "name": format!("Person {i}")}))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "envelope_sender": "test@kumo.test",
+        "content": {"from": {"email": "test@kumo.test"}, "subject": "Hello {{ name }}",
+                    "text_body": "Dear {{ name }},\nthis is a test.\n"},
+        "recipients": rcpts,
+    }))
+    .unwrap()
+}
+
+async fn inject(demo: &Demo, recipients: Vec<String>) -> serde_json::Value {
+    let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
+    tokio::task::spawn_blocking(move || {
+        let resp = http::post_json(&target, &batch(&recipients)).unwrap();
+        assert_eq!(
+            resp.head.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        serde_json::from_slice(&resp.body).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+async fn get(
+    demo: &Demo,
+    path: &str,
+    headers: &'static [(&'static str, &'static str)],
+) -> http::Response {
+    let target = Target::from_addr(demo.http_addr(), path);
+    tokio::task::spawn_blocking(move || http::get(&target, headers).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn start(config: &Path, maildir: Option<&Path>) -> Demo {
+    write_defaults(config, Profile::Selftest).unwrap();
+    set_weights(config, 1.0, 0.0, 0.0);
+    Demo::start(DemoOptions {
+        config: Some(config.to_owned()),
+        profile: Profile::Selftest,
+        deliver: maildir.map(|m| DeliverTarget::Maildir(m.to_owned())),
+        config_scan: Duration::from_millis(100),
+        ..DemoOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_batch_is_delivered_into_the_maildir_and_counted_in_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, maildir) = (dir.path().join("config"), dir.path().join("mail"));
+    std::fs::create_dir_all(&config).unwrap();
+    let demo = start(&config, Some(&maildir)).await;
+
+    let mut rcpts: Vec<String> = (0..30).map(|i| format!("user{i}@example.test")).collect();
+    rcpts.extend((0..10).map(|i| format!("user{i}@gmail.test")));
+    rcpts.push("anna@bücher.test".into());
+    rcpts.push("nobody@nullmx.test".into());
+    rcpts.push("nobody@nxdomain.test".into());
+    let resp = inject(&demo, rcpts).await;
+    assert_eq!(resp["success_count"], 43);
+    assert_eq!(resp["fail_count"], 0);
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    let s = demo.ledger().summary(Some(43), demo.uptime());
+    assert!(s.balanced(), "{s}");
+    assert_eq!((s.delivered, s.bounced), (41, 2), "{s}");
+
+    // Every delivered message is in new/, exactly as generated (CRLF, templated per recipient).
+    let files: Vec<_> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 41);
+    let bodies: Vec<String> = files
+        .iter()
+        .map(|f| String::from_utf8(std::fs::read(f).unwrap()).unwrap())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b.contains("\r\n") && !b.replace("\r\n", "").contains('\n'))
+    );
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("Subject: Hello Person 0\r\n"))
+    );
+    assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
+
+    // /metrics, plain.
+    let plain = get(&demo, "/metrics", &[]).await;
+    assert_eq!(plain.head.status, 200);
+    assert!(
+        plain
+            .head
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(plain.head.header("content-encoding"), None);
+    let snap = Snapshot::parse(&plain.body).unwrap();
+    assert_eq!(snap.queues["example.test"].delivered, 30.0);
+    assert_eq!(snap.queues["gmail.test"].delivered, 10.0);
+    assert_eq!(snap.queues["xn--bcher-kva.test"].delivered, 1.0);
+    assert_eq!(snap.queues["nullmx.test"].fail, 1.0);
+    assert_eq!(snap.providers["google.test"].delivered, 10.0);
+    assert_eq!(snap.injected, 43.0);
+    let attempts: f64 = snap.connections.values().map(|c| c.attempts).sum();
+    assert_eq!(attempts, 41.0, "one connection per delivered message");
+
+    // /metrics, gzip: the same numbers.
+    let gz = get(&demo, "/metrics", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.head.header("content-encoding"), Some("gzip"));
+    assert_ne!(gz.body, plain.body);
+    let decoded = gz.decoded_body().unwrap();
+    let snap_gz = Snapshot::parse(&decoded).unwrap();
+    assert_eq!(snap_gz.queues, snap.queues);
+    // The streaming fetch used by `top` and `queue-summary` agrees.
+    let target = Target::from_addr(demo.http_addr(), "/metrics");
+    let fetched = tokio::task::spawn_blocking(move || Snapshot::fetch(&target, true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fetched.queues, snap.queues);
+
+    // /metrics.json is valid JSON with the same counts.
+    let json = get(&demo, "/metrics.json", &[("accept-encoding", "deflate")]).await;
+    assert_eq!(json.head.header("content-encoding"), Some("deflate"));
+    let v: serde_json::Value = serde_json::from_slice(&json.decoded_body().unwrap()).unwrap();
+    assert_eq!(
+        v["total_messages_delivered"]["value"]["queue"]["example.test"],
+        30
+    );
+
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_a_config_file_changes_behaviour_and_a_broken_file_keeps_the_last_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), None).await;
+    let applied = demo.status().config_applied_epoch;
+
+    let first = inject(
+        &demo,
+        (0..20).map(|i| format!("a{i}@example.test")).collect(),
+    )
+    .await;
+    assert_eq!(first["success_count"], 20);
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    assert_eq!(demo.ledger().summary(None, demo.uptime()).delivered, 20);
+
+    // Every answer is now a permanent failure.
+    set_weights(dir.path(), 0.0, 0.0, 1.0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while demo.status().config_applied_epoch == applied {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit was never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(demo.status().config["delivery"]["permanent"], 1.0);
+    inject(
+        &demo,
+        (0..20).map(|i| format!("b{i}@example.test")).collect(),
+    )
+    .await;
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    let s = demo.ledger().summary(Some(40), demo.uptime());
+    assert_eq!((s.delivered, s.bounced), (20, 20), "{s}");
+
+    // A broken file is reported and the last good configuration stays in force.
+    let applied = demo.status().config_applied_epoch;
+    std::fs::write(
+        dir.path().join("delivery.toml"),
+        "[delivery]\nsuccess = \"lots\"\n",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while demo.status().config_error.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broken file was never noticed"
+        );
+        demo.rescan_config();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = demo.status();
+    assert!(
+        status
+            .config_error
+            .as_deref()
+            .unwrap()
+            .contains("delivery.toml"),
+        "{status:?}"
+    );
+    assert_eq!(status.config_applied_epoch, applied);
+    assert_eq!(status.config["delivery"]["permanent"], 1.0);
+    inject(&demo, vec!["c@example.test".into()]).await;
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    assert_eq!(demo.ledger().summary(None, demo.uptime()).bounced, 21);
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_interval_edit_is_used_for_the_next_deferral() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), None).await;
+    // Every answer is temporary; retries come after ~100 simulated hours, so messages stay put.
+    let queues = std::fs::read_to_string(dir.path().join("queues.toml")).unwrap();
+    let edited = queues
+        .lines()
+        .map(|l| match l.split('=').next().unwrap_or("").trim() {
+            "interval" | "max_interval" => {
+                format!("{} = 360000.0", l.split('=').next().unwrap().trim())
+            }
+            "max_age" => "max_age = 3600000.0".to_owned(),
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.path().join("queues.toml"), edited).unwrap();
+    set_weights(dir.path(), 0.0, 1.0, 0.0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while demo.status().config["retry"]["interval"] != 360000.0
+        || demo.status().config["delivery"]["transient"] != 1.0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edits were never applied"
+        );
+        demo.rescan_config();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    inject(
+        &demo,
+        (0..10).map(|i| format!("r{i}@outlook.test")).collect(),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while demo.status().scheduled < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "messages never reached the scheduled queue"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = demo.status();
+    assert_eq!(
+        (status.scheduled, status.pending),
+        (10, 10),
+        "nobody retried early"
+    );
+    let snap = Snapshot::parse(&get(&demo, "/metrics", &[]).await.body).unwrap();
+    assert_eq!(snap.queues["outlook.test"].scheduled, 10.0);
+    assert_eq!(snap.queues["outlook.test"].transfail, 10.0);
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_stream_follows_one_session_until_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), None).await;
+    let target = Target::from_addr(
+        demo.http_addr(),
+        "/api/trace/v1?terse=true&only_new=true&only_one=true",
+    );
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        let mut buf = Vec::new();
+        let head = http::stream(
+            &target,
+            Request {
+                timeout: Some(Duration::from_secs(20)),
+                ..Request::default()
+            },
+            |chunk| {
+                buf.extend_from_slice(chunk);
+                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=i).collect();
+                    lines.push(kumo_trace::from_json_line(&line).unwrap());
+                }
+                true
+            },
+        )
+        .unwrap();
+        (head, lines)
+    });
+    // Inject until the subscriber has certainly seen a whole session.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        inject(&demo, vec!["t@example.test".into(), "u@gmail.test".into()]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if reader.is_finished() {
+            break;
+        }
+    }
+    let (head, events) = reader.await.unwrap();
+    assert_eq!(head.status, 200);
+    assert!(events.len() >= 3, "{events:?}");
+    let key = &events[0].session;
+    assert!(
+        events.iter().all(|e| &e.session == key),
+        "only one session: {events:?}"
+    );
+    assert!(events.first().unwrap().is_opening());
+    assert!(events.last().unwrap().is_closing());
+    // terse: the message data is abbreviated to its first line.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.payload, kumo_trace::Payload::AbbreviatedWrite { .. }))
+    );
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selftest_of_10000_recipients_accounts_for_every_message() {
+    let report = selftest(
+        DemoOptions {
+            profile: Profile::Selftest,
+            seed: 7,
+            ..DemoOptions::default()
+        },
+        10_000,
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{report}");
+    let s = &report.summary;
+    assert_eq!(s.injected, 10_000);
+    assert_eq!(s.delivered + s.bounced, 10_000);
+    assert!(s.retries > 0 && s.scheduled_peak > 0, "{report}");
+    assert_eq!(report.requests, 10);
+}
