@@ -2,25 +2,26 @@
 //!
 //! # Implementation
 //!
-//! Series live in slots. A slot's label values are one boxed byte string (values joined by a
-//! separator byte), its value cells sit in fixed-size chunks of atomics that handles share through
-//! an `Arc`, so updating a series never takes a lock. A `hashbrown::HashTable<u32>` maps the hash
-//! of the label values to the slot. Every slot has a reference count: each handle holds one, and a
-//! family that is not weak holds one more, forever. When the count reaches zero (the last handle
-//! of a weak series is dropped), the slot is freed under the write lock: its key is deallocated,
-//! its cells are zeroed and the slot goes to a free list. A scrape walks slots in index order, in
-//! bounded batches under the read lock, so a writer waits at most one batch.
+//! Series live in slots, grouped in chunks of [`CHUNK`] slots shared through an `Arc`. A slot
+//! holds its label values as one boxed byte string (values joined by a separator byte) behind
+//! its own small mutex, its value cells (atomics, so updates never lock), its reference count and
+//! its birth sequence number. A `hashbrown::HashTable<u32>` maps the hash of the label values to
+//! the slot; it, the chunk list and the free list sit under the family's `RwLock`. Every slot has
+//! a reference count: each handle holds one, and a family that is not weak holds one more,
+//! forever. When the count reaches zero (the last handle of a weak series is dropped) the slot is
+//! freed under the write lock: its key is deallocated, its cells zeroed, the slot goes to a free
+//! list. A scrape takes the family lock only to clone one chunk's `Arc` (a few nanoseconds per
+//! 1024 slots) and reads each key under its slot mutex, so a writer creating a series never waits
+//! for a scrape, even when the scraping thread is descheduled mid-batch.
 
 use crate::labels::{LabelSet, encode_key, hash_key, hash_values, key_eq};
 use hashbrown::{DefaultHashBuilder, HashTable};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// Slots per value chunk.
+/// Slots per chunk.
 pub(crate) const CHUNK: usize = 1024;
-/// The most slots one batch of a scrape looks at under the read lock.
-pub(crate) const MAX_BATCH_SLOTS: usize = 4096;
 
 /// The type of a metric family, as written in `# TYPE` lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -65,16 +66,27 @@ pub(crate) enum ValueKind {
     Histogram,
 }
 
-/// The value cells of [`CHUNK`] slots and their reference counts.
+/// A slot's encoded label values (`None` when the slot is free), behind its own mutex.
+type SlotKey = Mutex<Option<Box<[u8]>>>;
+
+/// [`CHUNK`] slots: their keys, birth sequence numbers, value cells and reference counts.
+///
+/// Handles share the chunk through an `Arc`, so updating a value never takes a lock. A key sits
+/// behind its own tiny mutex: a scrape reads keys slot by slot without holding the family lock,
+/// so a writer creating a series never waits for a scrape (see [`FamilyCore::scan`]).
 #[derive(Debug)]
-pub(crate) struct ValueChunk {
+pub(crate) struct SlotChunk {
+    keys: Box<[SlotKey]>,
+    born: Box<[AtomicU32]>,
     pub(crate) cells: Box<[AtomicU64]>,
     refs: Box<[AtomicU32]>,
 }
 
-impl ValueChunk {
+impl SlotChunk {
     fn new(stride: usize) -> Self {
         Self {
+            keys: (0..CHUNK).map(|_| Mutex::new(None)).collect(),
+            born: (0..CHUNK).map(|_| AtomicU32::new(0)).collect(),
             cells: (0..CHUNK * stride).map(|_| AtomicU64::new(0)).collect(),
             refs: (0..CHUNK).map(|_| AtomicU32::new(0)).collect(),
         }
@@ -84,9 +96,9 @@ impl ValueChunk {
 #[derive(Debug, Default)]
 struct State {
     index: HashTable<u32>,
-    keys: Vec<Option<Box<[u8]>>>,
-    born: Vec<u32>,
-    chunks: Vec<Arc<ValueChunk>>,
+    chunks: Vec<Arc<SlotChunk>>,
+    /// Slots ever used (free ones included).
+    len: usize,
     free: Vec<u32>,
     live: usize,
     seq: u32,
@@ -112,6 +124,8 @@ pub(crate) struct FamilyCore {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ScanCursor {
     next_slot: usize,
+    /// The number of slots when the scrape of this family began.
+    end_slot: usize,
     /// The insertion sequence number when the scrape of this family began: series born later are
     /// left out, so a series that is dropped and re-added during a scrape is never written twice.
     start_seq: Option<u32>,
@@ -121,7 +135,7 @@ pub(crate) struct ScanCursor {
 #[derive(Debug)]
 pub(crate) struct SeriesRef {
     core: Arc<FamilyCore>,
-    chunk: Arc<ValueChunk>,
+    chunk: Arc<SlotChunk>,
     slot: u32,
 }
 
@@ -213,27 +227,33 @@ impl FamilyCore {
         let slot = match st.free.pop() {
             Some(s) => s as usize,
             None => {
-                let s = st.keys.len();
+                let s = st.len;
                 if s.is_multiple_of(CHUNK) {
-                    st.chunks.push(Arc::new(ValueChunk::new(self.stride)));
+                    st.chunks.push(Arc::new(SlotChunk::new(self.stride)));
                 }
-                st.keys.push(None);
-                st.born.push(0);
+                st.len += 1;
                 s
             }
         };
-        st.keys[slot] = Some(key);
-        st.born[slot] = st.seq;
+        let seq = st.seq;
         st.seq = st.seq.wrapping_add(1);
         st.live += 1;
         let chunk = st.chunks[slot / CHUNK].clone();
+        let i = slot % CHUNK;
+        chunk.born[i].store(seq, Ordering::Relaxed);
         // The handle's reference, plus the family's own for series that are not weak.
-        chunk.refs[slot % CHUNK].store(1 + u32::from(!self.weak), Ordering::Release);
-        let State { index, keys, .. } = &mut *st;
+        chunk.refs[i].store(1 + u32::from(!self.weak), Ordering::Release);
+        // Publishing the key (mutex release) makes `born` and `refs` visible to a scrape.
+        *chunk.keys[i].lock() = Some(key);
+        let State { index, chunks, .. } = &mut *st;
         index.insert_unique(hash, slot as u32, |&s| {
+            let s = s as usize;
             hash_key(
                 &self.hasher,
-                keys[s as usize].as_deref().unwrap_or_default(),
+                chunks[s / CHUNK].keys[s % CHUNK]
+                    .lock()
+                    .as_deref()
+                    .unwrap_or_default(),
             )
         });
         SeriesRef {
@@ -250,7 +270,9 @@ impl FamilyCore {
         values: &L::Values<'_>,
     ) -> Option<SeriesRef> {
         let &slot = st.index.find(hash, |&s| {
-            st.keys[s as usize]
+            let s = s as usize;
+            st.chunks[s / CHUNK].keys[s % CHUNK]
+                .lock()
                 .as_deref()
                 .is_some_and(|k| key_eq::<L>(k, values))
         })?;
@@ -267,19 +289,19 @@ impl FamilyCore {
     fn release(&self, slot: u32) {
         let mut st = self.state.write();
         let s = slot as usize;
-        let Some(key) = st.keys[s].as_deref() else {
-            return;
-        };
         let chunk = st.chunks[s / CHUNK].clone();
-        if chunk.refs[s % CHUNK].load(Ordering::Acquire) != 0 {
+        let i = s % CHUNK;
+        if chunk.refs[i].load(Ordering::Acquire) != 0 {
             return;
         }
-        let hash = hash_key(&self.hasher, key);
+        let Some(key): Option<Box<[u8]>> = chunk.keys[i].lock().take() else {
+            return;
+        };
+        let hash = hash_key(&self.hasher, &key);
         if let Ok(entry) = st.index.find_entry(hash, |&x| x == slot) {
             entry.remove();
         }
-        st.keys[s] = None;
-        let off = (s % CHUNK) * self.stride;
+        let off = i * self.stride;
         for c in &chunk.cells[off..off + self.stride] {
             c.store(0, Ordering::Relaxed);
         }
@@ -288,41 +310,57 @@ impl FamilyCore {
     }
 
     /// The number of live series.
-    pub(crate) fn len(&self) -> usize {
+    pub(crate) fn live(&self) -> usize {
         self.state.read().live
     }
 
-    /// Calls `emit(key, cells)` for live series from the cursor on, under the read lock, until
-    /// `emit` returns `false` or [`MAX_BATCH_SLOTS`] slots were looked at. Returns `true` when
-    /// the family is finished.
+    /// Calls `emit(key, cells)` for live series from the cursor on, until `emit` returns
+    /// `false` or the end of a chunk of slots. Returns `true` when the family is finished.
+    ///
+    /// The family lock is held only to clone the chunk's `Arc` (nanoseconds); each key is read
+    /// under its own slot mutex, so writers creating series never wait for a scrape, whatever
+    /// the scheduler does to the scraping thread.
     pub(crate) fn scan(
         &self,
         cursor: &mut ScanCursor,
         mut emit: impl FnMut(&[u8], &[AtomicU64]) -> bool,
     ) -> bool {
-        let st = self.state.read();
-        let start = *cursor.start_seq.get_or_insert(st.seq);
-        let end = st.keys.len().min(cursor.next_slot + MAX_BATCH_SLOTS);
-        let mut slot = cursor.next_slot;
-        while slot < end {
-            let s = slot;
-            slot += 1;
-            let Some(key) = st.keys[s].as_deref() else {
+        let (chunk, start) = {
+            let st = self.state.read();
+            if cursor.start_seq.is_none() {
+                cursor.start_seq = Some(st.seq);
+                cursor.end_slot = st.len;
+            }
+            if cursor.next_slot >= cursor.end_slot {
+                return true;
+            }
+            (
+                st.chunks[cursor.next_slot / CHUNK].clone(),
+                cursor.start_seq.unwrap_or_default(),
+            )
+        };
+        let base = cursor.next_slot - cursor.next_slot % CHUNK;
+        let end = (cursor.end_slot - base).min(CHUNK);
+        let mut i = cursor.next_slot - base;
+        while i < end {
+            let s = i;
+            i += 1;
+            if chunk.refs[s].load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let key = chunk.keys[s].lock();
+            let Some(key) = key.as_deref() else {
                 continue;
             };
-            if start.wrapping_sub(st.born[s]) as i32 <= 0 {
+            if start.wrapping_sub(chunk.born[s].load(Ordering::Relaxed)) as i32 <= 0 {
                 continue;
             }
-            let chunk = &st.chunks[s / CHUNK];
-            if chunk.refs[s % CHUNK].load(Ordering::Relaxed) == 0 {
-                continue;
-            }
-            let off = (s % CHUNK) * self.stride;
+            let off = s * self.stride;
             if !emit(key, &chunk.cells[off..off + self.stride]) {
                 break;
             }
         }
-        cursor.next_slot = slot;
-        slot >= st.keys.len()
+        cursor.next_slot = base + i;
+        cursor.next_slot >= cursor.end_slot
     }
 }

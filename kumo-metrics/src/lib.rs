@@ -8,8 +8,9 @@
 //!
 //! - **Streaming in O(chunk) memory.** A [`Scrape`] is an iterator of [`bytes::Bytes`] chunks
 //!   of a configurable size; it never copies the series or buffers the output.
-//! - **Writers are never stalled for long.** A scrape walks each family in bounded batches under
-//!   a read lock, so a thread creating a series during a scrape waits at most one batch.
+//! - **Writers are never stalled for long.** A scrape walks each family in bounded steps and holds
+//!   the family lock only for nanoseconds per 1024 series (each series is read under its own slot
+//!   lock), so a thread creating a series during a scrape waits at most one step.
 //! - **Exact output.** Label values and HELP are escaped as the formats say; `NaN`, `+Inf`,
 //!   `-Inf` are spelled as Prometheus spells them; histogram buckets are cumulative with
 //!   `le="+Inf"` equal to `_count`; the JSON is valid for any label text and never holds a

@@ -240,7 +240,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
 
     /// The number of live series.
     pub fn len(&self) -> usize {
-        self.core.len()
+        self.core.live()
     }
 
     /// Whether the family has no live series.

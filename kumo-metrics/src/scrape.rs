@@ -121,9 +121,10 @@ impl ScrapeOptions {
 /// A scrape in progress: an iterator of output chunks.
 ///
 /// Memory is O(chunk size): the scrape keeps one chunk buffer and a cursor, never a copy of the
-/// series. The registry's families are listed when the scrape starts; each family is walked in
-/// batches of a bounded number of series under its read lock, so a thread creating a series
-/// waits at most one batch. Values are read when written. A series created after the walk of its
+/// series. The registry's families are listed when the scrape starts; each family is walked one
+/// chunk of 1024 slots at a time, taking the family lock only to find that chunk, and each series
+/// under its own slot lock, so a thread creating a series waits at most for one such step, never
+/// for the whole scrape. Values are read when written. A series created after the walk of its
 /// family began is left out of this scrape; one removed before the walk reaches it is left out.
 ///
 /// # Examples

@@ -22,7 +22,10 @@ const NASTY: [&str; 7] = [
     "all \\\"\n\\n of them\\",
 ];
 
-#[allow(clippy::print_stderr, reason = "the skip note the common brief asks for")]
+#[allow(
+    clippy::print_stderr,
+    reason = "the skip note the common brief asks for"
+)]
 fn python() -> Option<String> {
     match std::env::var("KUMO_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
