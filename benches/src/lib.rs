@@ -12,6 +12,8 @@ pub mod alloc;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod report;
+#[cfg(feature = "inject")]
+pub mod inject_ratelimit;
 #[cfg(feature = "trace")]
 pub mod trace;
 
