@@ -16,6 +16,8 @@ pub mod report;
 pub mod inject_ratelimit;
 #[cfg(feature = "trace")]
 pub mod trace;
+#[cfg(feature = "config")]
+pub mod config;
 
 pub use alloc::{AllocSnapshot, CountingAlloc};
 pub use report::{Better, Options, Report, Reporter};

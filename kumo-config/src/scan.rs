@@ -1,7 +1,6 @@
 //! The scan engine: globs → files → stat → content hash of the files whose metadata changed.
 
 use hashbrown::HashMap;
-use std::collections::BTreeSet;
 use std::fs::{File, Metadata};
 use std::hash::Hasher;
 use std::io::{self, Read};
@@ -81,6 +80,8 @@ struct FileState {
     stat: StatKey,
     /// `None`: the file could not be read.
     hash: Option<u64>,
+    /// The scan that last saw the file.
+    seen: u64,
 }
 
 /// Settings of the scan engine.
@@ -90,18 +91,112 @@ pub(crate) struct ScanSettings {
     pub(crate) racy_window: Duration,
 }
 
+/// How a pattern is listed.
+#[derive(Debug)]
+enum Plan {
+    /// Wildcards only in the last component: one `read_dir` of `dir`, names matched in memory,
+    /// metadata read relative to the directory.
+    Dir { dir: PathBuf, name: glob::Pattern },
+    /// Anything else: the `glob` crate's walk.
+    Walk(String),
+}
+
+impl Plan {
+    fn of(pattern: &str) -> Plan {
+        let path = Path::new(pattern);
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Plan::Walk(pattern.to_owned());
+        };
+        let dir_str = dir.to_string_lossy();
+        let name_str = name.to_string_lossy();
+        let has_glob = |s: &str| s.contains(['*', '?', '[']);
+        if has_glob(&dir_str) || name_str.contains("**") || pattern.ends_with('/') {
+            return Plan::Walk(pattern.to_owned());
+        }
+        match glob::Pattern::new(&name_str) {
+            Ok(p) => Plan::Dir {
+                dir: if dir.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    dir.to_path_buf()
+                },
+                name: p,
+            },
+            Err(_) => Plan::Walk(pattern.to_owned()),
+        }
+    }
+}
+
 /// The state of the files seen by the previous scan.
 #[derive(Debug)]
 pub(crate) struct Scanner {
     patterns: Vec<String>,
+    plans: Vec<Plan>,
     settings: ScanSettings,
     files: HashMap<PathBuf, FileState>,
     scans: u64,
 }
 
+/// One scan in progress.
+struct Pass<'a> {
+    files: &'a mut HashMap<PathBuf, FileState>,
+    settings: &'a ScanSettings,
+    scan: u64,
+    full: bool,
+    now: SystemTime,
+    report: ScanReport,
+}
+
+impl Pass<'_> {
+    /// Looks at one matched path with its metadata (symlinks already followed).
+    fn visit(&mut self, path: &Path, meta: &Metadata) {
+        if !meta.is_file() {
+            return;
+        }
+        let stat = StatKey::of(meta);
+        let racy = stat
+            .mtime
+            .is_none_or(|m| m + self.settings.racy_window > self.now);
+        if let Some(st) = self.files.get_mut(path) {
+            if st.seen == self.scan {
+                return; // matched by two patterns
+            }
+            st.seen = self.scan;
+            if self.full || racy || st.stat != stat {
+                self.report.hashed += 1;
+                let hash = hash_file(path).ok();
+                if hash != st.hash {
+                    self.report.modified.push(path.to_path_buf());
+                }
+                st.hash = hash;
+                st.stat = stat;
+            }
+            if st.hash.is_none() {
+                self.report.unreadable.push(path.to_path_buf());
+            }
+        } else {
+            self.report.hashed += 1;
+            let hash = hash_file(path).ok();
+            if hash.is_none() {
+                self.report.unreadable.push(path.to_path_buf());
+            }
+            self.report.added.push(path.to_path_buf());
+            self.files.insert(
+                path.to_path_buf(),
+                FileState {
+                    stat,
+                    hash,
+                    seen: self.scan,
+                },
+            );
+        }
+    }
+}
+
 impl Scanner {
     pub(crate) fn new(patterns: Vec<String>, settings: ScanSettings) -> Self {
         Self {
+            plans: patterns.iter().map(|p| Plan::of(p)).collect(),
             patterns,
             settings,
             files: HashMap::new(),
@@ -120,19 +215,6 @@ impl Scanner {
         v
     }
 
-    /// The paths the globs match now, deduplicated and sorted.
-    pub(crate) fn matches(&self) -> BTreeSet<PathBuf> {
-        let mut out = BTreeSet::new();
-        for p in &self.patterns {
-            // Patterns were validated when the scanner was built.
-            if let Ok(paths) = glob::glob(p) {
-                // An unreadable directory is skipped; the files under it count as absent.
-                out.extend(paths.flatten());
-            }
-        }
-        out
-    }
-
     /// Scans once and updates the baseline. `now` decides which files were modified so recently
     /// that an unchanged stat cannot be trusted (same-size rewrites within one mtime tick).
     pub(crate) fn scan(&mut self, now: SystemTime) -> ScanReport {
@@ -141,46 +223,71 @@ impl Scanner {
             && self
                 .scans
                 .is_multiple_of(u64::from(self.settings.full_rehash_every));
-        let mut report = ScanReport::default();
-        let mut next: HashMap<PathBuf, FileState> = HashMap::with_capacity(self.files.len());
-        for path in self.matches() {
-            // Follows symlinks: a swapped link shows the new target's inode and content.
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if !meta.is_file() {
-                continue;
-            }
-            let stat = StatKey::of(&meta);
-            let prev = self.files.get(&path).copied();
-            let racy = stat
-                .mtime
-                .is_none_or(|m| m + self.settings.racy_window > now);
-            let hash = match prev {
-                Some(p) if !full && !racy && p.stat == stat => p.hash,
-                _ => {
-                    report.hashed += 1;
-                    hash_file(&path).ok()
+        let mut pass = Pass {
+            files: &mut self.files,
+            settings: &self.settings,
+            scan: self.scans,
+            full,
+            now,
+            report: ScanReport::default(),
+        };
+        let mut buf = PathBuf::new();
+        for plan in &self.plans {
+            match plan {
+                Plan::Dir { dir, name } => {
+                    // A missing or unreadable directory matches nothing.
+                    let Ok(entries) = std::fs::read_dir(dir) else {
+                        continue;
+                    };
+                    for entry in entries.flatten() {
+                        let fname = entry.file_name();
+                        let Some(fname_str) = fname.to_str() else {
+                            continue;
+                        };
+                        if !name.matches(fname_str) {
+                            continue;
+                        }
+                        buf.clear();
+                        buf.push(dir);
+                        buf.push(&fname);
+                        let meta = match entry.file_type() {
+                            // Follow the link: a swapped link shows the new target.
+                            Ok(t) if t.is_symlink() => std::fs::metadata(&buf),
+                            Ok(_) => entry.metadata(),
+                            Err(e) => Err(e),
+                        };
+                        if let Ok(meta) = meta {
+                            pass.visit(&buf, &meta);
+                        }
+                    }
                 }
-            };
-            if hash.is_none() {
-                report.unreadable.push(path.clone());
-            }
-            match prev {
-                None => report.added.push(path.clone()),
-                Some(p) if p.hash != hash => report.modified.push(path.clone()),
-                Some(_) => {}
-            }
-            next.insert(path, FileState { stat, hash });
-        }
-        for old in self.files.keys() {
-            if !next.contains_key(old) {
-                report.removed.push(old.clone());
+                Plan::Walk(p) => {
+                    let Ok(paths) = glob::glob(p) else {
+                        continue;
+                    };
+                    // An unreadable directory is skipped; the files under it count as absent.
+                    for path in paths.flatten() {
+                        if let Ok(meta) = std::fs::metadata(&path) {
+                            pass.visit(&path, &meta);
+                        }
+                    }
+                }
             }
         }
+        let scan = self.scans;
+        let mut report = pass.report;
+        self.files.retain(|p, st| {
+            if st.seen == scan {
+                true
+            } else {
+                report.removed.push(p.clone());
+                false
+            }
+        });
+        report.added.sort();
         report.removed.sort();
-        report.files = next.len();
-        self.files = next;
+        report.modified.sort();
+        report.files = self.files.len();
         report
     }
 
@@ -254,6 +361,40 @@ mod tests {
         let later = now + Duration::from_secs(3600);
         assert_eq!(s.scan(later).hashed, 1, "third scan is a full re-hash");
         assert_eq!(s.scan(later).hashed, 0);
+    }
+
+    #[test]
+    fn simple_patterns_list_one_directory() {
+        assert!(matches!(Plan::of("/etc/kumo/*.toml"), Plan::Dir { .. }));
+        assert!(matches!(Plan::of("*.toml"), Plan::Dir { ref dir, .. } if dir == Path::new(".")));
+        assert!(matches!(Plan::of("/etc/*/a.toml"), Plan::Walk(_)));
+        assert!(matches!(Plan::of("/etc/**"), Plan::Walk(_)));
+        assert!(matches!(Plan::of("/etc/kumo/"), Plan::Walk(_)));
+    }
+
+    #[test]
+    fn walk_and_dir_plans_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for f in ["a.toml", "b.json", "sub/c.toml", ".d.toml"] {
+            std::fs::write(dir.path().join(f), f).unwrap();
+        }
+        std::os::unix::fs::symlink("a.toml", dir.path().join("link.toml")).unwrap();
+        let far = SystemTime::now() + Duration::from_secs(3600);
+        let pattern = format!("{}/*.toml", dir.path().display());
+        let mut simple = Scanner::new(vec![pattern.clone()], settings());
+        assert!(matches!(simple.plans[0], Plan::Dir { .. }));
+        let mut walk = Scanner::new(vec![pattern.clone()], settings());
+        walk.plans = vec![Plan::Walk(pattern)];
+        let (a, b) = (simple.scan(far), walk.scan(far));
+        assert_eq!(a.added, b.added);
+        assert_eq!(simple.files().len(), 3, "a.toml, .d.toml, link.toml");
+        let mut deep = Scanner::new(
+            vec![format!("{}/**/*.toml", dir.path().display())],
+            settings(),
+        );
+        deep.scan(far);
+        assert_eq!(deep.files().len(), 4);
     }
 
     #[test]

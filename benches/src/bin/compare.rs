@@ -28,6 +28,8 @@ const AREAS: &[(&str, AreaFn)] = &[
     ("metrics", kumo_benches::metrics::run),
     #[cfg(feature = "trace")]
     ("trace", kumo_benches::trace::run),
+    #[cfg(feature = "config")]
+    ("config", kumo_benches::config::run),
 ];
 
 fn usage() -> String {
