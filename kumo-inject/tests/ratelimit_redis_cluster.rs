@@ -95,6 +95,10 @@ async fn run_three(
 /// The admitted count must stay within burst + span * rate, where span covers every admission
 /// (the Redis clock's window is inside the client's measured span).
 fn assert_bound(total: u64, span: Duration, run_for: Duration) {
+    #[allow(clippy::print_stderr, reason = "the figures, for --nocapture")]
+    {
+        eprintln!("admitted {total} recipients over {span:?} (limit {LIMIT}/s, burst {BURST})");
+    }
     let span_bound = BURST + (span.as_micros() as u64 * LIMIT) / 1_000_000;
     assert!(
         total <= span_bound,

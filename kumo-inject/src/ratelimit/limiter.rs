@@ -143,6 +143,9 @@ impl RecipientRateLimit {
     /// request that would wait longer is refused at once. It never lets a batch larger than the
     /// burst through. Zero recipients are always admitted.
     ///
+    /// A waiting request holds a reservation: if its future is dropped while it sleeps (the client
+    /// went away), the reserved recipients stay counted, which errs on the safe side.
+    ///
     /// # Errors
     ///
     /// - [`RateLimited::BatchTooLarge`] when `recipients` exceeds the burst;
