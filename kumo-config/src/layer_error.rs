@@ -18,6 +18,14 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+    /// A glob pattern of the file list is malformed.
+    #[error("invalid glob pattern {pattern:?}: {message}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A file's name ends neither in `.toml` nor in `.json`.
     #[error("{}: unknown format (expected .toml or .json)", file.display())]
     UnknownFormat {
@@ -79,6 +87,7 @@ impl LayerError {
             | LayerError::Merge { file, .. }
             | LayerError::Type { file, .. } => Some(file),
             LayerError::Invalid { file, .. } => file.as_deref(),
+            LayerError::Pattern { .. } => None,
         }
     }
 

@@ -116,6 +116,7 @@ type Validator<T> = Arc<dyn Fn(&T, &Provenance) -> Result<(), Invalid> + Send + 
 /// ```
 pub struct Layered<T> {
     files: Vec<PathBuf>,
+    globs: Vec<String>,
     policy: MergePolicy,
     validator: Option<Validator<T>>,
     type_each_file: bool,
@@ -126,6 +127,7 @@ impl<T> Clone for Layered<T> {
     fn clone(&self) -> Self {
         Self {
             files: self.files.clone(),
+            globs: self.globs.clone(),
             policy: self.policy.clone(),
             validator: self.validator.clone(),
             type_each_file: self.type_each_file,
@@ -138,6 +140,7 @@ impl<T> fmt::Debug for Layered<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Layered")
             .field("files", &self.files)
+            .field("globs", &self.globs)
             .field("policy", &self.policy)
             .field("validate", &self.validator.is_some())
             .field("type_each_file", &self.type_each_file)
@@ -154,6 +157,7 @@ impl<T: DeserializeOwned> Layered<T> {
     {
         Self {
             files: files.into_iter().map(Into::into).collect(),
+            globs: Vec::new(),
             policy: MergePolicy::new(),
             validator: None,
             type_each_file: true,
@@ -184,9 +188,41 @@ impl<T: DeserializeOwned> Layered<T> {
         self
     }
 
-    /// The files.
+    /// Also loads the files matching `pattern`, in path order, after the explicit files and the
+    /// files of earlier patterns. The pattern is evaluated at every load, so files added later
+    /// (and seen by a [`ConfigEpoch`](crate::ConfigEpoch) on the same pattern) are picked up.
+    pub fn glob(mut self, pattern: impl Into<String>) -> Self {
+        self.globs.push(pattern.into());
+        self
+    }
+
+    /// The explicit files.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// The files a load reads now, in load order: the explicit files, then each pattern's
+    /// matches in path order (a file already listed is not loaded twice).
+    ///
+    /// # Errors
+    ///
+    /// [`LayerError::Pattern`] when a pattern is malformed.
+    pub fn resolve_files(&self) -> Result<Vec<PathBuf>, LayerError> {
+        let mut out = self.files.clone();
+        for p in &self.globs {
+            let paths = glob::glob(p).map_err(|e| LayerError::Pattern {
+                pattern: p.clone(),
+                message: e.msg.to_owned(),
+            })?;
+            let mut matched: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
+            matched.sort();
+            for m in matched {
+                if !out.contains(&m) {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Reads, merges, types and validates the files.
@@ -195,8 +231,9 @@ impl<T: DeserializeOwned> Layered<T> {
     ///
     /// A [`LayerError`] naming the first file (and key) that is wrong.
     pub fn load(&self) -> Result<Loaded<T>, LayerError> {
-        let mut sources = Vec::with_capacity(self.files.len());
-        for f in &self.files {
+        let files = self.resolve_files()?;
+        let mut sources = Vec::with_capacity(files.len());
+        for f in &files {
             let format = Format::from_path(f)
                 .ok_or_else(|| LayerError::UnknownFormat { file: f.clone() })?;
             let text = std::fs::read_to_string(f).map_err(|source| LayerError::Read {
