@@ -12,6 +12,35 @@
 //!   `CL.THROTTLE` where the server has it).
 //!
 //! Every outcome is counted: [`RecipientRateLimit::stats`].
+//!
+//! # Guarantee
+//!
+//! Over any window `W`, one key admits at most `burst + W / T` recipients, where
+//! `T = period / limit` rounded up to a nanosecond; a request with more recipients than the burst
+//! is never admitted, in any mode, with any backend or unavailable policy.
+//!
+//! # Examples
+//!
+//! ```
+//! use kumo_inject::{KeyBy, LimitMode, RateKeyContext, RateLimitConfig, RateLimited, RecipientRateLimit};
+//! use std::time::Duration;
+//!
+//! async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//!     let limit = RecipientRateLimit::local(
+//!         RateLimitConfig::new(10_000, Duration::from_secs(1), 2_000),
+//!         LimitMode::Wait { max_wait: Duration::from_secs(2) },
+//!         KeyBy::Tenant,
+//!     )?;
+//!     let ctx = RateKeyContext { tenant: Some("acme"), peer: None };
+//!     let admitted = limit.admit(&ctx, 500).await?;
+//!     assert_eq!(admitted.remaining, 1_500);
+//!     let too_big = limit.admit(&ctx, 2_001).await;
+//!     assert!(matches!(too_big, Err(RateLimited::BatchTooLarge { .. })));
+//!     Ok(())
+//! }
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(example())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod config;
 pub mod gcra;
