@@ -26,6 +26,12 @@ fn atomic_rename_is_seen_without_waiting_for_the_poll() {
     support::atomic_write(&f, "x = 2");
     assert_eq!(sub.wait_timeout(Duration::from_secs(20)), Some(1));
     assert!(watcher.events() > 0);
+    // The scan's own reads of the files do not trigger further scans.
+    std::thread::sleep(Duration::from_millis(300));
+    let scans = watcher.scans();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(watcher.scans(), scans, "idle watcher keeps scanning");
+    assert_eq!(epoch.current(), 1);
 }
 
 #[test]
