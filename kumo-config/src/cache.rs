@@ -391,7 +391,9 @@ where
         let cur = self.epoch.current();
         let hash = self.hash(key);
         let g = self.shard(hash).read();
-        let e = g.table.find(hash, |e| e.key.borrow() == key)?;
+        let e = g
+            .table
+            .find(hash, |e| e.hash == hash && e.key.borrow() == key)?;
         if self.serves(&e.slot, cur, now) {
             e.slot.value.clone()
         } else {
@@ -408,7 +410,7 @@ where
         let hash = self.hash(key);
         let g = self.shard(hash).read();
         g.table
-            .find(hash, |e| e.key.borrow() == key)?
+            .find(hash, |e| e.hash == hash && e.key.borrow() == key)?
             .slot
             .value
             .clone()
@@ -422,7 +424,9 @@ where
     {
         let hash = self.hash(key);
         let g = self.shard(hash).read();
-        let e = g.table.find(hash, |e| e.key.borrow() == key)?;
+        let e = g
+            .table
+            .find(hash, |e| e.hash == hash && e.key.borrow() == key)?;
         e.slot.value.as_ref().map(|_| e.slot.epoch)
     }
 
@@ -435,7 +439,10 @@ where
     {
         let hash = self.hash(key);
         let mut g = self.shard(hash).write();
-        let entry = g.table.find_entry(hash, |e| e.key.borrow() == key).ok()?;
+        let entry = g
+            .table
+            .find_entry(hash, |e| e.hash == hash && e.key.borrow() == key)
+            .ok()?;
         let (e, _) = entry.remove();
         self.len.fetch_sub(1, Ordering::Relaxed);
         e.slot.value
@@ -493,7 +500,9 @@ where
             let cur = self.epoch.current();
             {
                 let g = self.shard(hash).read();
-                if let Some(e) = g.table.find(hash, |e| e.key.borrow() == key)
+                if let Some(e) = g
+                    .table
+                    .find(hash, |e| e.hash == hash && e.key.borrow() == key)
                     && self.serves(&e.slot, cur, now)
                     && let Some(v) = &e.slot.value
                 {
@@ -544,7 +553,9 @@ where
             let cur = self.epoch.current();
             {
                 let g = self.shard(hash).read();
-                if let Some(e) = g.table.find(hash, |e| e.key.borrow() == key)
+                if let Some(e) = g
+                    .table
+                    .find(hash, |e| e.hash == hash && e.key.borrow() == key)
                     && self.serves(&e.slot, cur, now)
                     && let Some(v) = &e.slot.value
                 {
@@ -582,7 +593,10 @@ where
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let mut g = self.shard(hash).write();
-        if let Some(e) = g.table.find_mut(hash, |e| e.key.borrow() == key) {
+        if let Some(e) = g
+            .table
+            .find_mut(hash, |e| e.hash == hash && e.key.borrow() == key)
+        {
             if self.serves(&e.slot, cur, now)
                 && let Some(v) = &e.slot.value
             {
@@ -726,7 +740,10 @@ where
     fn abandon(&self, hash: u64, key: &K, flight: &Arc<Flight<V, E>>) {
         {
             let mut g = self.shard(hash).write();
-            if let Ok(mut entry) = g.table.find_entry(hash, |e| e.key == *key) {
+            if let Ok(mut entry) = g
+                .table
+                .find_entry(hash, |e| e.hash == hash && e.key == *key)
+            {
                 let slot = &mut entry.get_mut().slot;
                 if slot.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {
                     slot.flight = None;
@@ -756,7 +773,10 @@ where
                     let mut g = self.shard(hash).write();
                     let stale = cur != self.epoch.current();
                     let mut min_expiry = g.min_expiry;
-                    if let Ok(mut entry) = g.table.find_entry(hash, |e| e.key == *key) {
+                    if let Ok(mut entry) = g
+                        .table
+                        .find_entry(hash, |e| e.hash == hash && e.key == *key)
+                    {
                         let slot = &mut entry.get_mut().slot;
                         if slot.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {
                             slot.flight = None;
@@ -802,7 +822,10 @@ where
                     error: e.clone(),
                 });
                 let mut g = self.shard(hash).write();
-                match g.table.find_entry(hash, |e| e.key == *key) {
+                match g
+                    .table
+                    .find_entry(hash, |e| e.hash == hash && e.key == *key)
+                {
                     Ok(mut entry) => {
                         let slot = &mut entry.get_mut().slot;
                         if slot.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {

@@ -372,6 +372,7 @@ mod tests {
         assert!(matches!(Plan::of("/etc/kumo/"), Plan::Walk(_)));
     }
 
+    #[cfg(unix)]
     #[test]
     fn walk_and_dir_plans_agree() {
         let dir = tempfile::tempdir().unwrap();

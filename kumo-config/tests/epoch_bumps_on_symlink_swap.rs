@@ -1,4 +1,5 @@
 //! A Kubernetes ConfigMap update (the `..data` symlink swapped to a new folder) moves the epoch.
+#![cfg(unix)]
 mod support;
 
 #[test]

@@ -34,6 +34,7 @@ fn atomic_rename_is_seen_without_waiting_for_the_poll() {
     assert_eq!(epoch.current(), 1);
 }
 
+#[cfg(unix)]
 #[test]
 fn configmap_swap_is_seen_without_waiting_for_the_poll() {
     let dir = tempfile::tempdir().unwrap();

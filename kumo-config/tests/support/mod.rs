@@ -24,12 +24,14 @@ pub fn atomic_write(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+#[cfg(unix)]
 /// A Kubernetes-style ConfigMap folder: `dir/NAME -> ..data/NAME`, `..data -> ..vN`.
 pub struct ConfigMap {
     pub dir: PathBuf,
     version: u32,
 }
 
+#[cfg(unix)]
 impl ConfigMap {
     pub fn new(dir: &Path, files: &[(&str, &str)]) -> Self {
         let mut cm = Self {
