@@ -13,6 +13,8 @@ pub mod alloc;
 pub mod metrics;
 pub mod report;
 #[cfg(feature = "inject")]
+pub mod inject;
+#[cfg(feature = "inject")]
 pub mod inject_ratelimit;
 #[cfg(feature = "trace")]
 pub mod trace;

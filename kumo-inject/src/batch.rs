@@ -209,6 +209,8 @@ pub struct Batch<'a> {
     msgid_domain: String,
     supplemental: Option<&'a str>,
     size_hint: AtomicUsize,
+    /// The `Date` text of the last `now` seen: a batch is usually generated with one `now`.
+    date: parking_lot::Mutex<Option<(SystemTime, Arc<str>)>>,
 }
 
 const RESERVED: [&str; 2] = ["content-type", "content-transfer-encoding"];
@@ -368,6 +370,7 @@ impl<'a> Batch<'a> {
             msgid_domain,
             supplemental,
             size_hint: AtomicUsize::new(4096),
+            date: parking_lot::Mutex::new(None),
         })
     }
 
@@ -421,6 +424,18 @@ impl<'a> Batch<'a> {
         Ok(v)
     }
 
+    fn date_text(&self, now: SystemTime) -> Arc<str> {
+        let mut cached = self.date.lock();
+        match &*cached {
+            Some((t, s)) if *t == now => s.clone(),
+            _ => {
+                let s: Arc<str> = date::rfc5322(now).into();
+                *cached = Some((now, s.clone()));
+                s
+            }
+        }
+    }
+
     /// Generates the message of recipient `index`.
     ///
     /// # Errors
@@ -458,7 +473,7 @@ impl<'a> Batch<'a> {
         };
         let id = self.message_id(&ctx.batch_id, index);
         let mut out = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed) + 256);
-        let date = date::rfc5322(ctx.now);
+        let date = self.date_text(ctx.now);
         self.write_trace(&mut out, r, index, &id, &date, ctx);
         let mut smtputf8 = checked.utf8 || !self.req.envelope_sender.is_ascii();
         let mut eight_bit = false;

@@ -41,7 +41,7 @@ pub(crate) struct TemplateLimits {
 pub(crate) struct Templates<'a> {
     env: Environment<'a>,
     fields: Vec<Field<'a>>,
-    globals: Value,
+    globals: Arc<HashMap<String, Value>>,
     dialect: TemplateDialect,
     uses_to_header: bool,
     max_output: usize,
@@ -68,7 +68,12 @@ impl<'a> Templates<'a> {
         Ok(Self {
             env,
             fields: Vec::new(),
-            globals: Value::from_serialize(globals),
+            globals: Arc::new(
+                globals
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
+                    .collect(),
+            ),
             dialect,
             uses_to_header: false,
             max_output: limits.max_output,
@@ -138,11 +143,10 @@ impl<'a> Templates<'a> {
         substitutions: &HashMap<String, JsonValue>,
     ) -> Value {
         Value::from_object(Vars {
-            overrides: if substitutions.is_empty() {
-                None
-            } else {
-                Some(Value::from_serialize(substitutions))
-            },
+            overrides: substitutions
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
+                .collect(),
             email: Value::from(email),
             name: name.map(Value::from).unwrap_or(Value::UNDEFINED),
             to_header: to_header.map(Value::from).unwrap_or(Value::UNDEFINED),
@@ -206,57 +210,48 @@ impl io::Write for Capped {
 /// The template context of one recipient, looked up in layers instead of merged into one map.
 #[derive(Debug)]
 struct Vars {
-    overrides: Option<Value>,
+    overrides: Vec<(String, Value)>,
     email: Value,
     name: Value,
     to_header: Value,
-    globals: Value,
+    globals: Arc<HashMap<String, Value>>,
 }
 
 impl Object for Vars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        if let Some(v) = self
-            .overrides
-            .as_ref()
-            .and_then(|o| o.get_item(key).ok())
-            .filter(|v| !v.is_undefined())
-        {
-            return Some(v);
+        let key = key.as_str()?;
+        if let Some((_, v)) = self.overrides.iter().find(|(k, _)| k == key) {
+            return Some(v.clone());
         }
-        match key.as_str() {
-            Some("email") => return Some(self.email.clone()),
-            Some("name") if !self.name.is_undefined() => return Some(self.name.clone()),
-            Some("to_header") if !self.to_header.is_undefined() => {
-                return Some(self.to_header.clone());
-            }
+        match key {
+            "email" => return Some(self.email.clone()),
+            "name" if !self.name.is_undefined() => return Some(self.name.clone()),
+            "to_header" if !self.to_header.is_undefined() => return Some(self.to_header.clone()),
             _ => {}
         }
-        self.globals
-            .get_item(key)
-            .ok()
-            .filter(|v| !v.is_undefined())
+        self.globals.get(key).cloned()
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let mut keys: Vec<Value> = Vec::new();
-        let mut push = |k: Value| {
+        let mut push = |k: &str| {
+            let k = Value::from(k);
             if !keys.contains(&k) {
                 keys.push(k);
             }
         };
-        for layer in [&self.globals].into_iter().chain(self.overrides.as_ref()) {
-            if let Ok(iter) = layer.try_iter() {
-                for k in iter {
-                    push(k);
-                }
-            }
+        for k in self.globals.keys() {
+            push(k);
         }
-        push(Value::from("email"));
+        for (k, _) in &self.overrides {
+            push(k);
+        }
+        push("email");
         if !self.name.is_undefined() {
-            push(Value::from("name"));
+            push("name");
         }
         if !self.to_header.is_undefined() {
-            push(Value::from("to_header"));
+            push("to_header");
         }
         Enumerator::Values(keys)
     }

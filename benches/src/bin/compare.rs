@@ -26,6 +26,8 @@ const AREAS: &[(&str, AreaFn)] = &[
     // ("queue", kumo_benches::queue::run),
     #[cfg(feature = "metrics")]
     ("metrics", kumo_benches::metrics::run),
+    #[cfg(feature = "inject")]
+    ("inject", kumo_benches::inject::run),
     #[cfg(feature = "trace")]
     ("trace", kumo_benches::trace::run),
     #[cfg(feature = "config")]

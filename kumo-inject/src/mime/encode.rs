@@ -26,6 +26,9 @@ impl TextEncoding {
 /// every line fits in 998 octets, and it cannot contain a MIME boundary (`=_`); otherwise
 /// quoted-printable.
 pub(crate) fn choose(text: &str) -> TextEncoding {
+    if !text.is_ascii() {
+        return TextEncoding::QuotedPrintable;
+    }
     let mut line = 0usize;
     let bytes = text.as_bytes();
     for &b in bytes {
@@ -80,39 +83,75 @@ pub(crate) fn write_crlf(out: &mut Vec<u8>, text: &[u8]) {
     });
 }
 
+/// Bytes written as themselves in quoted-printable (space and tab too, except at a line end).
+const QP_LITERAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        t[b] = b != b'=' as usize;
+        b += 1;
+    }
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t
+};
+
 /// Writes `text` as quoted-printable (RFC 2045 6.7): lines of at most 76 characters, line ends
 /// as hard CRLF breaks, trailing whitespace encoded.
+///
+/// # Implementation
+///
+/// Runs of literal bytes are found with a table and copied in one piece, split only where a soft
+/// line break is due; only the bytes that need `=XX` go one at a time.
 pub(crate) fn write_qp(out: &mut Vec<u8>, text: &[u8]) {
     out.reserve(text.len() + text.len() / 8);
     for_each_line(text, |line, eol| {
-        let mut col = 0usize;
-        let n = line.len();
-        for (i, &b) in line.iter().enumerate() {
-            let last = i + 1 == n;
-            let literal = match b {
-                b'=' => false,
-                b' ' | b'\t' => !last,
-                0x21..=0x7e => true,
-                _ => false,
-            };
-            let width = if literal { 1 } else { 3 };
-            // Keep room for a soft break `=` unless this is the line's last character.
-            let limit = if last { 76 } else { 75 };
-            if col + width > limit {
-                out.extend_from_slice(b"=\r\n");
-                col = 0;
-            }
-            if literal {
-                out.push(b);
-            } else {
-                out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-            }
-            col += width;
-        }
+        qp_line(out, line);
         if eol {
             out.extend_from_slice(b"\r\n");
         }
     });
+}
+
+fn qp_line(out: &mut Vec<u8>, line: &[u8]) {
+    let n = line.len();
+    let mut col = 0usize;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j < n && QP_LITERAL[line[j] as usize] {
+            j += 1;
+        }
+        if j == n && j > i && matches!(line[j - 1], b' ' | b'\t') {
+            j -= 1;
+        }
+        while i < j {
+            let rest = j - i;
+            // Keep a column for the soft break `=`, unless this piece ends the line.
+            let room = 75 - col;
+            if rest <= room || (j == n && rest == room + 1) {
+                out.extend_from_slice(&line[i..j]);
+                col += rest;
+                i = j;
+            } else {
+                out.extend_from_slice(&line[i..i + room]);
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+                i += room;
+            }
+        }
+        if i < n {
+            let b = line[i];
+            let limit = if i + 1 == n { 76 } else { 75 };
+            if col + 3 > limit {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
+            out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+            col += 3;
+            i += 1;
+        }
+    }
 }
 
 /// Writes `data` as base64 in lines of 76 characters, each ending in CRLF.
