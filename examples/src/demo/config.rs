@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kumo_config::{ConfigEpoch, EpochWatcher, Invalid, KeyPath, Layered, LiveConfig, WatchOptions};
+use kumo_config::{
+    ConfigEpoch, EpochCache, EpochWatcher, Invalid, KeyPath, Layered, LiveConfig, RefreshStrategy,
+    WatchOptions,
+};
 use parking_lot::Mutex;
 
 use crate::cli::ProbabilityOverrides;
-use crate::settings::{ConfigError, DemoConfig};
+use crate::settings::{ConfigError, DemoConfig, EffectiveShaping};
 
 /// The files of the config folder, applied in name order.
 fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -29,6 +32,8 @@ pub(crate) struct ConfigSource {
     overrides: ProbabilityOverrides,
     /// The last `Loaded` seen and the config derived from it.
     current: Mutex<(usize, Arc<DemoConfig>)>,
+    /// Shaping per destination domain, derived once per domain and config epoch.
+    shaping: EpochCache<String, EffectiveShaping, std::convert::Infallible>,
     _watcher: EpochWatcher,
 }
 
@@ -97,8 +102,10 @@ impl ConfigSource {
                     .settle(Duration::from_millis(20)),
             )
             .map_err(ConfigLoadError::Watch)?;
+        let shaping = EpochCache::new(epoch.handle(), RefreshStrategy::Epoch, 100_000);
         Ok(Self {
             dir: dir.to_owned(),
+            shaping,
             epoch,
             live,
             overrides,
@@ -124,6 +131,14 @@ impl ConfigSource {
             *g = (id, Arc::new(apply(&loaded.value, &self.overrides)));
         }
         g.1.clone()
+    }
+
+    /// The shaping in force for `domain`: a map lookup and an atomic load while the files stay
+    /// the same, recomputed once per domain after they changed.
+    pub(crate) fn shaping(&self, domain: &str) -> EffectiveShaping {
+        self.shaping
+            .get_with(domain, |d| Ok(self.current().shaping.for_domain(d)))
+            .unwrap_or_else(|_| self.current().shaping.for_domain(domain))
     }
 
     /// The epoch of the files on disk (moves on every real change).

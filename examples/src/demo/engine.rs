@@ -209,8 +209,7 @@ impl Engine {
     /// Starts a session task for each ready message, within the session limits.
     pub(crate) async fn run_dispatcher(self: Arc<Self>, mut ready: mpsc::UnboundedReceiver<Msg>) {
         while let Some(msg) = ready.recv().await {
-            let cfg = self.config.current();
-            let limit = cfg.shaping.for_domain(&msg.queue).connection_limit;
+            let limit = self.config.shaping(&msg.queue).connection_limit;
             let per_queue = self.limit_for(&msg.queue, limit);
             let global = self.global.clone();
             let engine = self.clone();
@@ -270,7 +269,7 @@ impl Engine {
             Some(h) => Arc::from(provider_of(h.name())),
             None => msg.queue.clone(),
         };
-        let shaping = cfg.shaping.for_domain(&msg.queue);
+        let shaping = self.config.shaping(&msg.queue);
         let family = match shaping.address_family {
             AddressFamily::V4Only => FamilyPolicy::V4Only,
             AddressFamily::V6Only => FamilyPolicy::V6Only,
@@ -281,18 +280,16 @@ impl Engine {
         let policy = PlanPolicy::default()
             .family(family)
             .max_addresses(shaping.max_addresses as usize);
-        let (plan, outcome) = {
+        let outcome = {
             let mut rng = self.rng.lock();
             let plan = kumo_dns::plan(&mx, &policy, &mut *rng);
             let steps = plan
-                .attempts()
                 .iter()
                 .map(|a| (a.host_name(&mx).unwrap_or(&msg.queue), a.addr().ip()));
-            let outcome = simulate(steps, &cfg.delivery.probabilities(), &mut *rng);
-            (plan, outcome)
+            simulate(steps, &cfg.delivery.probabilities(), &mut *rng)
         };
-        for (attempt, step) in outcome.attempts.iter().zip(plan.attempts()) {
-            let addr = step.addr().ip().to_string();
+        for attempt in &outcome.attempts {
+            let addr = attempt.addr.to_string();
             let connected = !matches!(attempt.result, AttemptResult::ConnectFailed);
             self.metrics.connection(&attempt.host, &addr, connected);
             if !connected {

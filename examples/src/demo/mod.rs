@@ -8,7 +8,7 @@
 //! | scheduled queue with the retry schedule | kumo-queue (`Scheduler`, the SingletonTimerWheel strategy) |
 //! | MX resolution, cache, connection plan | kumo-dns (`LoopbackDnsServer` with the `.test` zones, `MxCache`, `plan`) |
 //! | `/metrics`, `/metrics.json` | kumo-metrics (registry, streamed and compressed router) |
-//! | config files, reloaded on change | kumo-config (`ConfigEpoch`, `Layered`, `LiveConfig`) |
+//! | config files, reloaded on change | kumo-config (`ConfigEpoch`, `Layered`, `LiveConfig`; an `EpochCache` of per-domain shaping) |
 //! | `/api/trace/v1` | kumo-trace (`TraceHub`, JSON lines) |
 
 mod config;
