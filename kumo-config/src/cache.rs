@@ -151,6 +151,14 @@ struct Shard<K, V, E> {
     min_expiry: Option<Instant>,
 }
 
+/// `now + d`, saturating at about 30 years from `now` (a huge TTL means "practically never").
+pub(crate) fn later(now: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    now.checked_add(d.min(FAR))
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(now)
+}
+
 /// A shard on its own cache lines, so that readers of neighbouring shards do not contend.
 #[repr(align(128))]
 struct Padded<T>(T);
@@ -788,7 +796,7 @@ where
                             slot.value = Some(v.clone());
                             slot.epoch = cur;
                             if let (RefreshStrategy::Ttl(ttl), Some(now)) = (self.strategy, now) {
-                                let t = now + ttl;
+                                let t = later(now, ttl);
                                 slot.expires = Some(t);
                                 min_expiry = Some(min_expiry.map_or(t, |m| m.min(t)));
                             }
@@ -835,7 +843,7 @@ where
                             Some(good) => {
                                 slot.failed = match (self.strategy, now) {
                                     (RefreshStrategy::Ttl(ttl), Some(now)) => {
-                                        Failed::Until(now + ttl)
+                                        Failed::Until(later(now, ttl))
                                     }
                                     _ => Failed::AtEpoch(cur),
                                 };
@@ -896,6 +904,18 @@ mod tests {
         assert_eq!(c.peek(&1), None);
         assert_eq!(c.peek(&2), None);
         assert_eq!(c.stats().evictions, 2);
+    }
+
+    #[test]
+    fn huge_durations_saturate_instead_of_panicking() {
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now + Duration::from_secs(3600));
+        let c = Cache::new(EpochHandle::new(), RefreshStrategy::Ttl(Duration::MAX), 4);
+        assert_eq!(c.get_with_at(&1, Some(now), |_| Ok(1)).unwrap(), 1);
+        assert_eq!(
+            c.get_at(&1, Some(now + Duration::from_secs(86_400))),
+            Some(1)
+        );
     }
 
     #[test]

@@ -154,9 +154,11 @@ impl Pass<'_> {
             return;
         }
         let stat = StatKey::of(meta);
-        let racy = stat
-            .mtime
-            .is_none_or(|m| m + self.settings.racy_window > self.now);
+        let racy = stat.mtime.is_none_or(|m| {
+            // A modification time so far ahead that adding the window overflows is racy.
+            m.checked_add(self.settings.racy_window)
+                .is_none_or(|t| t > self.now)
+        });
         if let Some(st) = self.files.get_mut(path) {
             if st.seen == self.scan {
                 return; // matched by two patterns

@@ -1,6 +1,7 @@
 //! The background thread that scans a [`ConfigEpoch`] periodically and, with feature `notify`,
 //! early on filesystem events.
 
+use crate::cache::later;
 use crate::config_epoch::{ConfigEpoch, EpochError};
 use parking_lot::{Condvar, Mutex};
 use std::fmt;
@@ -92,7 +93,7 @@ impl Wake {
             if st.shutdown {
                 return false;
             }
-            let until = (quiet_from + settle).min(hard);
+            let until = later(quiet_from, settle).min(hard);
             if Instant::now() >= until {
                 return true;
             }
@@ -237,7 +238,7 @@ fn run(
     stats: &Stats,
     mut after_scan: impl FnMut(),
 ) {
-    let mut next_poll = Instant::now() + opts.interval;
+    let mut next_poll = later(Instant::now(), opts.interval);
     loop {
         if !wake.wait_trigger(next_poll) {
             return;
@@ -246,7 +247,7 @@ fn run(
         let mut report = epoch.detect(SystemTime::now());
         if report.changed() {
             // Coalesce a burst: rescan once things went quiet, until nothing new shows up.
-            let hard = Instant::now() + opts.max_delay;
+            let hard = later(Instant::now(), opts.max_delay);
             loop {
                 if !wake.wait_quiet(opts.settle, hard) {
                     // Shutting down: still publish what was seen.
@@ -263,7 +264,7 @@ fn run(
             stats.bumps.fetch_add(1, Ordering::Relaxed);
         }
         after_scan();
-        next_poll = Instant::now() + opts.interval;
+        next_poll = later(Instant::now(), opts.interval);
     }
 }
 
