@@ -9,6 +9,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod alloc;
+#[cfg(feature = "queue")]
+pub mod queue;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod report;

@@ -12,6 +12,8 @@ pub(crate) struct TickClock {
     tick_nanos: u64,
     /// The latest `now` passed to an advance, in nanoseconds since the epoch.
     now_nanos: u64,
+    /// `now_nanos` as whole seconds and the nanoseconds left over.
+    now_split: (u64, u32),
     /// `floor(now_nanos / tick_nanos)`, saturated at `u32::MAX`.
     cur: u32,
 }
@@ -31,6 +33,7 @@ impl TickClock {
         Ok(Self {
             tick_nanos,
             now_nanos: 0,
+            now_split: (0, 0),
             cur: 0,
         })
     }
@@ -40,6 +43,7 @@ impl TickClock {
         Self {
             tick_nanos: 1_000_000_000,
             now_nanos: 0,
+            now_split: (0, 0),
             cur: 0,
         }
     }
@@ -57,14 +61,24 @@ impl TickClock {
     }
 
     /// The due tick for `due`: rounded up to a whole tick, strictly after the current tick.
+    #[inline]
     pub(crate) fn due_tick(&self, due: Duration) -> Result<u32, InsertError> {
-        let Some(n) = nanos(due) else {
-            return Err(InsertError::BeyondRange);
+        let t = if self.tick_nanos == 1_000_000_000 {
+            // The default tick: no multiplication or division.
+            let (s, sub) = (due.as_secs(), due.subsec_nanos());
+            if (s, sub) <= self.now_split {
+                return Err(InsertError::DueNow);
+            }
+            s.saturating_add(u64::from(sub != 0))
+        } else {
+            let Some(n) = nanos(due) else {
+                return Err(InsertError::BeyondRange);
+            };
+            if n <= self.now_nanos {
+                return Err(InsertError::DueNow);
+            }
+            n / self.tick_nanos + u64::from(n % self.tick_nanos != 0)
         };
-        if n <= self.now_nanos {
-            return Err(InsertError::DueNow);
-        }
-        let t = n / self.tick_nanos + u64::from(n % self.tick_nanos != 0);
         let t = u32::try_from(t).map_err(|_| InsertError::BeyondRange)?;
         if t <= self.cur {
             // Only reachable when the clock saturated at the last tick.
@@ -86,7 +100,7 @@ impl TickClock {
     pub(crate) fn advance(&mut self, now: Duration) -> u32 {
         let n = nanos(now).unwrap_or(u64::MAX);
         if n > self.now_nanos {
-            self.now_nanos = n;
+            self.set_now(n);
             self.cur = u32::try_from(n / self.tick_nanos).unwrap_or(u32::MAX);
         }
         self.cur
@@ -101,6 +115,11 @@ impl TickClock {
                 .max(self.tick_nanos.saturating_mul(u64::from(tick)));
         }
         self.cur
+    }
+
+    fn set_now(&mut self, n: u64) {
+        self.now_nanos = n;
+        self.now_split = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
     }
 
     /// The time of a tick's start.

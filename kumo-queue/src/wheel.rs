@@ -1,14 +1,14 @@
 //! [`TimerWheel`]: the clock-free hierarchical timer wheel over caller-supplied `u32` ids.
 
-use crate::core::WheelCore;
+use crate::core::{Ids, WheelCore};
 use crate::error::{InsertError, Refused, TickError};
 use crate::paged::Paged;
 use crate::pool::ChunkPool;
 use crate::time::TickClock;
 use std::time::Duration;
 
-/// Chunks per pool segment for a stand-alone wheel: 64 chunks of 512 bytes.
-const SEGMENT_SHIFT: u32 = 6;
+/// Chunks per pool segment for a stand-alone wheel: 16 chunks of 2 KiB.
+const SEGMENT_SHIFT: u32 = 4;
 
 /// A compact, clock-free timer wheel for `u32` ids (typically the caller's slab indices).
 ///
@@ -52,7 +52,7 @@ const SEGMENT_SHIFT: u32 = 6;
 /// # Implementation
 ///
 /// Four levels of 256 slots over absolute `u32` ticks. Each slot is a singly linked list of
-/// fixed-size chunks (63 packed `(id, due)` pairs, 512 bytes) taken from a free list; chunks are
+/// fixed-size chunks (255 packed `(id, due)` pairs, 2 KiB) taken from a free list; chunks are
 /// allocated in 32 KiB segments that never move, so inserting never copies or doubles a vector.
 /// A per-level occupancy bitmap finds the next non-empty slot with a few bit scans, so an advance
 /// with nothing due costs O(levels). A slot at level `l` is cascaded, its entries re-filed one
@@ -60,7 +60,8 @@ const SEGMENT_SHIFT: u32 = 6;
 ///
 /// Each id has a due word (0 means not scheduled), kept in 16 KiB pages indexed by id. Cancel
 /// and reschedule only rewrite that word; the old entry becomes stale and is skipped when its
-/// slot is visited. A slot whose entries are more than half stale is compacted in place.
+/// slot is visited or cascaded. A slot whose entries are more than three quarters stale is
+/// compacted in place, so a slot never holds more than four times its live entries.
 ///
 /// Because all four levels together span the full `u32` tick range there is no overflow list:
 /// a due time beyond the last tick is refused with [`InsertError::BeyondRange`].
@@ -168,11 +169,19 @@ impl TimerWheel {
     /// scheduled before keeps its old due time.
     #[inline]
     pub fn insert(&mut self, id: u32, due: Duration) -> Result<(), Refused> {
+        if id >= self.id_limit {
+            return Err(Refused {
+                id,
+                reason: InsertError::IdOutOfRange,
+            });
+        }
+        // `due_tick` only returns ticks after the current one.
         let tick = self
             .clock
             .due_tick(due)
             .map_err(|reason| Refused { id, reason })?;
-        self.insert_at(id, tick)
+        self.core.schedule(&mut self.pool, &mut self.dues, id, tick);
+        Ok(())
     }
 
     /// Schedules `id` at due tick `tick` (ticks since the epoch); see [`insert`](Self::insert).
@@ -208,15 +217,14 @@ impl TimerWheel {
 
     /// Whether `id` is scheduled.
     pub fn contains(&self, id: u32) -> bool {
-        self.dues.get(id).is_some_and(|&d| d != 0)
+        self.core.scheduled(self.dues.get(id).copied()).is_some()
     }
 
     /// The due time of `id`, rounded up to its tick, or `None` when it is not scheduled.
     pub fn due(&self, id: u32) -> Option<Duration> {
-        match self.dues.get(id) {
-            Some(&d) if d != 0 => Some(self.clock.time_of(d)),
-            _ => None,
-        }
+        self.core
+            .scheduled(self.dues.get(id).copied())
+            .map(|d| self.clock.time_of(d))
     }
 
     /// Advances to `now` and appends every id due at or before it to `out`. Returns how many ids
@@ -226,7 +234,9 @@ impl TimerWheel {
     #[inline]
     pub fn advance(&mut self, now: Duration, out: &mut Vec<u32>) -> usize {
         let before = out.len();
-        self.advance_with(now, |id, _| out.push(id));
+        let target = self.clock.advance(now);
+        self.core
+            .advance(&mut self.pool, &mut self.dues, target, &mut Ids(out));
         out.len() - before
     }
 

@@ -23,7 +23,8 @@ type AreaFn = fn(&Options, &CountingAlloc, &mut Reporter);
 
 /// Every area, in the order `all` runs them. Each area adds its own line here.
 const AREAS: &[(&str, AreaFn)] = &[
-    // ("queue", kumo_benches::queue::run),
+    #[cfg(feature = "queue")]
+    ("queue", kumo_benches::queue::run),
     #[cfg(feature = "metrics")]
     ("metrics", kumo_benches::metrics::run),
     #[cfg(feature = "inject")]

@@ -54,7 +54,7 @@ impl Default for TimerWheelPerQueue {
         Self {
             wheels: Vec::new(),
             active: Vec::new(),
-            pool: ChunkPool::new(4),
+            pool: ChunkPool::new(2),
             dues: Paged::default(),
             owners: Paged::default(),
             cur: 0,
@@ -145,7 +145,8 @@ impl Engine for TimerWheelPerQueue {
     }
 
     fn due_of(&self, index: u32) -> Option<u32> {
-        self.dues.get(index).copied().filter(|&d| d != 0)
+        // Every wheel is at `self.cur` after an advance.
+        self.dues.get(index).copied().filter(|&d| d > self.cur)
     }
 
     fn take_queue(&mut self, queue: u32, out: &mut Vec<(u32, u32)>) -> bool {

@@ -20,7 +20,7 @@ impl Default for SingletonTimerWheel {
     fn default() -> Self {
         Self {
             core: WheelCore::new(0),
-            pool: ChunkPool::new(6),
+            pool: ChunkPool::new(4),
             dues: Paged::default(),
         }
     }
@@ -56,7 +56,7 @@ impl Engine for SingletonTimerWheel {
     }
 
     fn due_of(&self, index: u32) -> Option<u32> {
-        self.dues.get(index).copied().filter(|&d| d != 0)
+        self.core.scheduled(self.dues.get(index).copied())
     }
 
     fn take_queue(&mut self, _queue: u32, _out: &mut Vec<(u32, u32)>) -> bool {

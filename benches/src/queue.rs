@@ -1,0 +1,484 @@
+//! Queue area: kumo-queue's `TimerWheel` and `Scheduler` against `hierarchical_hash_wheel_timer`
+//! (the wheel KumoMTA's `timeq` wraps) and tokio-util's `DelayQueue`, on the same `(id, due)`
+//! workloads.
+//!
+//! Conventions (the same for every crate):
+//! - Workloads come from a fixed-seed generator: `(id, delay_ms)` pairs with ids `0..n`.
+//! - kumo and hierarchical_hash_wheel_timer tick once per second: kumo with its default 1 s tick,
+//!   the peer with delays given in seconds (its "millisecond" unit standing for a second), both
+//!   rounded up. DelayQueue keeps its fixed 1 ms wheel and runs on a paused tokio clock.
+//! - The peers hold a `u64` payload (a pointer-sized handle, as KumoMTA's 8-byte `Message`);
+//!   kumo holds the `u32` id, which is the caller's slab index, plus its per-id due word.
+//! - "drain" advances in 1 s steps through 24 h (plus the workload's tail) and counts pops.
+//! - Memory is requested heap bytes from the counting allocator, divided by the entry count.
+
+use crate::{Better, CountingAlloc, Options, Reporter};
+use hierarchical_hash_wheel_timer::wheels::Skip;
+use hierarchical_hash_wheel_timer::wheels::quad_wheel::QuadWheelWithOverflow;
+use kumo_queue::{Scheduler, TimerWheel};
+use std::hint::black_box;
+use std::num::NonZeroU64;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+use tokio_util::time::DelayQueue;
+
+/// The peer names as they appear in the report.
+pub const HHWT: &str = "hierarchical_hash_wheel_timer";
+/// tokio-util's `DelayQueue`.
+pub const DELAY_QUEUE: &str = "tokio_util::DelayQueue";
+
+/// A fixed-seed xorshift generator.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator with the given seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `lo..hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo)
+    }
+}
+
+/// The delay distributions of the issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Uniform delays from 1 minute to 24 hours.
+    Uniform,
+    /// A doubling retry ladder from 20 minutes (20, 40, 80 ... 1280 min) plus 0-60 s of jitter.
+    RetryLadder,
+    /// Every entry due within the same second (one hour from now).
+    SameSecond,
+}
+
+impl Workload {
+    /// All three.
+    pub const ALL: [Workload; 3] = [
+        Workload::Uniform,
+        Workload::RetryLadder,
+        Workload::SameSecond,
+    ];
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Uniform => "uniform",
+            Workload::RetryLadder => "retry_ladder",
+            Workload::SameSecond => "same_second",
+        }
+    }
+
+    /// `n` delays in milliseconds; entry `i` is id `i`.
+    pub fn delays_ms(self, n: usize) -> Vec<u64> {
+        let mut rng = Rng::new(0x5eed_0000 + self as u64);
+        (0..n)
+            .map(|_| match self {
+                Workload::Uniform => rng.range(60_000, 86_400_000),
+                Workload::RetryLadder => {
+                    let step = rng.range(0, 7);
+                    20 * 60_000 * (1 << step) + rng.range(0, 60_000)
+                }
+                Workload::SameSecond => 3_600_000 + rng.range(0, 1000),
+            })
+            .collect()
+    }
+}
+
+/// How many seconds a drain must cover for `delays`.
+pub fn horizon_secs(delays: &[u64]) -> u64 {
+    delays.iter().max().map_or(0, |m| m.div_ceil(1000)) + 1
+}
+
+// ----- kumo -----
+
+/// A kumo wheel holding `delays` (due = delay, the wheel's now being 0).
+pub fn kumo_fill(delays: &[u64]) -> TimerWheel {
+    let mut w = TimerWheel::new();
+    for (id, &d) in delays.iter().enumerate() {
+        // Delays are at least one minute, so an insert cannot be refused.
+        let _ = w.insert(id as u32, Duration::from_millis(d));
+    }
+    w
+}
+
+/// Advances a kumo wheel in 1 s steps through `secs`; returns the pops.
+pub fn kumo_drain(w: &mut TimerWheel, secs: u64) -> usize {
+    let mut out = Vec::with_capacity(4096);
+    let mut n = 0;
+    for s in 1..=secs {
+        out.clear();
+        n += w.advance(Duration::from_secs(s), &mut out);
+        black_box(&out);
+    }
+    n
+}
+
+// ----- hierarchical_hash_wheel_timer -----
+
+/// The peer wheel, ticking once per second.
+pub type Hhwt = QuadWheelWithOverflow<u64>;
+
+/// A peer wheel holding `delays`, rounded up to seconds.
+pub fn hhwt_fill(delays: &[u64]) -> Hhwt {
+    let mut w = Hhwt::default();
+    for (id, &d) in delays.iter().enumerate() {
+        let _ = w.insert_with_delay(id as u64, Duration::from_millis(d.div_ceil(1000)));
+    }
+    w
+}
+
+/// Advances the peer by `ticks`, as KumoMTA's `TimeQ::pop` does: skip what can be skipped,
+/// tick otherwise. Returns the pops.
+pub fn hhwt_advance(w: &mut Hhwt, mut ticks: u32, out: &mut Vec<u64>) -> usize {
+    let before = out.len();
+    while ticks > 0 {
+        match w.can_skip() {
+            Skip::Empty => {
+                w.skip(ticks);
+                ticks = 0;
+            }
+            Skip::Millis(m) => {
+                let s = m.min(ticks);
+                w.skip(s);
+                ticks -= s;
+            }
+            Skip::None => {
+                out.extend(w.tick());
+                ticks -= 1;
+            }
+        }
+    }
+    out.len() - before
+}
+
+/// Advances the peer in 1 s steps through `secs`; returns the pops.
+pub fn hhwt_drain(w: &mut Hhwt, secs: u64) -> usize {
+    let mut out = Vec::with_capacity(4096);
+    let mut n = 0;
+    for _ in 0..secs {
+        out.clear();
+        n += hhwt_advance(w, 1, &mut out);
+        black_box(&out);
+    }
+    n
+}
+
+// ----- tokio-util DelayQueue -----
+
+/// A current-thread runtime with a paused clock, for DelayQueue.
+pub fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds")
+}
+
+/// A DelayQueue holding `delays` from `start`; returns it with the keys.
+pub fn dq_fill(
+    delays: &[u64],
+    start: tokio::time::Instant,
+) -> (DelayQueue<u64>, Vec<tokio_util::time::delay_queue::Key>) {
+    let mut q = DelayQueue::new();
+    let keys = delays
+        .iter()
+        .enumerate()
+        .map(|(id, &d)| q.insert_at(id as u64, start + Duration::from_millis(d)))
+        .collect();
+    (q, keys)
+}
+
+/// Pops everything that is expired now. When the queue says "pending" the task yields once, so
+/// that tokio's timer driver can fire the queue's re-armed sleep (as it would for a real
+/// consumer task), and polls again.
+pub async fn dq_pop_ready(q: &mut DelayQueue<u64>) -> usize {
+    let mut n = 0;
+    let mut yielded = false;
+    loop {
+        let r = std::future::poll_fn(|cx| Poll::Ready(q.poll_expired(cx))).await;
+        match r {
+            Poll::Ready(Some(e)) => {
+                black_box(e.into_inner());
+                n += 1;
+                yielded = false;
+            }
+            Poll::Ready(None) => return n,
+            Poll::Pending if yielded => return n,
+            Poll::Pending => {
+                tokio::task::yield_now().await;
+                yielded = true;
+            }
+        }
+    }
+}
+
+/// Advances the paused clock in 1 s steps through `secs`; returns the pops.
+pub async fn dq_drain(q: &mut DelayQueue<u64>, secs: u64) -> usize {
+    let mut n = 0;
+    for _ in 0..secs {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        n += dq_pop_ready(q).await;
+    }
+    n
+}
+
+// ----- compare -----
+
+fn mops(n: usize, t: Duration) -> f64 {
+    n as f64 / t.as_secs_f64() / 1e6
+}
+
+fn ns_per(n: usize, t: Duration) -> f64 {
+    t.as_nanos() as f64 / n.max(1) as f64
+}
+
+/// Heap bytes that `f`'s result holds, per entry.
+fn bytes_per<T>(alloc: &CountingAlloc, n: usize, f: impl FnOnce() -> T) -> (T, f64) {
+    let before = alloc.snapshot().live;
+    let v = f();
+    let after = alloc.snapshot().live;
+    (v, (after - before) as f64 / n as f64)
+}
+
+/// The queue names of the scheduler workload: `campaign-C:tenant-T@domain-D.example.com`.
+pub fn queue_name(i: usize) -> String {
+    format!(
+        "campaign-{}:tenant-{}@domain-{i}.example.com",
+        i % 10,
+        i % 7
+    )
+}
+
+/// Repetitions for the fast measurements (the best one counts).
+const REPS: usize = 5;
+
+/// Runs the queue area.
+pub fn run(opts: &Options, alloc: &CountingAlloc, r: &mut Reporter) {
+    let n = opts.n.unwrap_or(1_000_000) as usize;
+    let nn = n as u64;
+    let delays = Workload::Uniform.delays_ms(n);
+    let horizon = horizon_secs(&delays);
+
+    // bytes_per_entry (uniform workload).
+    let (kumo, kb) = bytes_per(alloc, n, || kumo_fill(&delays));
+    drop(kumo);
+    let (hh, hb) = bytes_per(alloc, n, || hhwt_fill(&delays));
+    drop(hh);
+    let rt = paused_runtime();
+    let (dq, db) = rt.block_on(async {
+        let start = tokio::time::Instant::now();
+        bytes_per(alloc, n, || dq_fill(&delays, start).0)
+    });
+    drop(dq);
+    r.peer("bytes_per_entry", nn, kb, HHWT, hb, Better::Lower);
+    r.peer("bytes_per_entry", nn, kb, DELAY_QUEUE, db, Better::Lower);
+
+    // insert_mops and drain_mops per workload (the issue's headline numbers are "uniform").
+    for wl in Workload::ALL {
+        let delays = wl.delays_ms(n);
+        let horizon = horizon_secs(&delays);
+        let suffix = if wl == Workload::Uniform {
+            String::new()
+        } else {
+            format!("_{}", wl.name())
+        };
+
+        // Best of REPS, kumo and the peer interleaved, so that neither pays for warming up the
+        // allocator and both see the same background load.
+        let (mut k_ins, mut k_drain, mut h_ins, mut h_drain) = (0f64, 0f64, 0f64, 0f64);
+        for _ in 0..REPS {
+            let t = Instant::now();
+            let mut kumo = kumo_fill(&delays);
+            k_ins = k_ins.max(mops(n, t.elapsed()));
+            let t = Instant::now();
+            let popped = kumo_drain(&mut kumo, horizon);
+            k_drain = k_drain.max(mops(popped, t.elapsed()));
+            assert_eq!(popped, n, "kumo lost entries");
+            drop(kumo);
+
+            let t = Instant::now();
+            let mut hh = hhwt_fill(&delays);
+            h_ins = h_ins.max(mops(n, t.elapsed()));
+            let t = Instant::now();
+            let popped = hhwt_drain(&mut hh, horizon);
+            h_drain = h_drain.max(mops(popped, t.elapsed()));
+            assert_eq!(popped, n, "hierarchical_hash_wheel_timer lost entries");
+            drop(hh);
+        }
+
+        let (d_ins, d_drain) = rt.block_on(async {
+            let t = Instant::now();
+            let (mut q, keys) = dq_fill(&delays, tokio::time::Instant::now());
+            let ins = mops(n, t.elapsed());
+            drop(keys);
+            let t = Instant::now();
+            let popped = dq_drain(&mut q, horizon).await;
+            assert_eq!(popped, n, "DelayQueue lost entries");
+            (ins, mops(popped, t.elapsed()))
+        });
+
+        let m = format!("insert_mops{suffix}");
+        r.peer(&m, nn, k_ins, HHWT, h_ins, Better::Higher);
+        r.peer(&m, nn, k_ins, DELAY_QUEUE, d_ins, Better::Higher);
+        let m = format!("drain_mops{suffix}");
+        r.peer(&m, nn, k_drain, HHWT, h_drain, Better::Higher);
+        r.peer(&m, nn, k_drain, DELAY_QUEUE, d_drain, Better::Higher);
+    }
+
+    // cancel_ns: cancel every other entry (hierarchical_hash_wheel_timer's quad wheel cannot).
+    let mut k_cancel = f64::MAX;
+    for _ in 0..3 {
+        let mut kumo = kumo_fill(&delays);
+        let t = Instant::now();
+        for id in (0..n as u32).step_by(2) {
+            black_box(kumo.cancel(id));
+        }
+        k_cancel = k_cancel.min(ns_per(n / 2, t.elapsed()));
+        // The stale entries are dropped as the drain passes.
+        assert_eq!(kumo_drain(&mut kumo, horizon), n / 2);
+    }
+    let d_cancel = rt.block_on(async {
+        let (mut q, keys) = dq_fill(&delays, tokio::time::Instant::now());
+        let t = Instant::now();
+        for k in keys.iter().step_by(2) {
+            black_box(q.remove(k));
+        }
+        ns_per(n / 2, t.elapsed())
+    });
+    r.peer(
+        "cancel_ns",
+        nn,
+        k_cancel,
+        DELAY_QUEUE,
+        d_cancel,
+        Better::Lower,
+    );
+
+    // cancel_90pct_ns: cancel 9 of every 10 entries, which makes kumo compact its slots (the
+    // amortized cost of compaction shows here, not in cancel_ns).
+    let mut kumo = kumo_fill(&delays);
+    let t = Instant::now();
+    let mut cancelled = 0;
+    for id in (0..n as u32).filter(|id| id % 10 != 0) {
+        black_box(kumo.cancel(id));
+        cancelled += 1;
+    }
+    let k_cancel90 = ns_per(cancelled, t.elapsed());
+    assert_eq!(kumo_drain(&mut kumo, horizon), n - cancelled);
+    drop(kumo);
+    r.solo("cancel_90pct_ns", nn, k_cancel90, Better::Lower);
+
+    // reschedule_ns: move every other entry by an hour (kumo only; DelayQueue's reset_at).
+    let mut kumo = kumo_fill(&delays);
+    let t = Instant::now();
+    for (id, &d) in delays.iter().enumerate().step_by(2) {
+        let _ = black_box(kumo.insert(id as u32, Duration::from_millis(d + 3_600_000)));
+    }
+    let k_resched = ns_per(n / 2, t.elapsed());
+    drop(kumo);
+    let d_resched = rt.block_on(async {
+        let start = tokio::time::Instant::now();
+        let (mut q, keys) = dq_fill(&delays, start);
+        let t = Instant::now();
+        for (k, &d) in keys.iter().zip(&delays).step_by(2) {
+            q.reset_at(k, start + Duration::from_millis(d + 3_600_000));
+        }
+        ns_per(n / 2, t.elapsed())
+    });
+    r.peer(
+        "reschedule_ns",
+        nn,
+        k_resched,
+        DELAY_QUEUE,
+        d_resched,
+        Better::Lower,
+    );
+
+    // idle_advance_ns: n resident entries due in 4-5 days; advance 1 s at a time, nothing due.
+    let far: Vec<u64> = delays.iter().map(|d| 4 * 86_400_000 + d).collect();
+    let steps = 100_000u32;
+    let (mut k_idle, mut h_idle) = (f64::MAX, f64::MAX);
+    let mut kumo = kumo_fill(&far);
+    let mut hh = hhwt_fill(&far);
+    let mut out = Vec::new();
+    let mut hout = Vec::new();
+    for rep in 0..3u64 {
+        let t = Instant::now();
+        for s in 1..=u64::from(steps) {
+            kumo.advance(Duration::from_secs(rep * u64::from(steps) + s), &mut out);
+        }
+        k_idle = k_idle.min(ns_per(steps as usize, t.elapsed()));
+        let t = Instant::now();
+        for _ in 0..steps {
+            hhwt_advance(&mut hh, 1, &mut hout);
+        }
+        h_idle = h_idle.min(ns_per(steps as usize, t.elapsed()));
+    }
+    assert!(out.is_empty() && hout.is_empty());
+    drop(kumo);
+    drop(hh);
+    let d_idle = rt.block_on(async {
+        let (mut q, _keys) = dq_fill(&far, tokio::time::Instant::now());
+        let steps = 10_000;
+        let t = Instant::now();
+        for _ in 0..steps {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            black_box(dq_pop_ready(&mut q).await);
+        }
+        ns_per(steps, t.elapsed())
+    });
+    r.peer("idle_advance_ns", nn, k_idle, HHWT, h_idle, Better::Lower);
+    r.peer(
+        "idle_advance_ns",
+        nn,
+        k_idle,
+        DELAY_QUEUE,
+        d_idle,
+        Better::Lower,
+    );
+
+    // scheduler_bytes_per_message: n messages over n/10 queues, names included.
+    let queues = (n / 10).max(1);
+    let (s, sb) = bytes_per(alloc, n, || {
+        fill_scheduler::<NonZeroU64>(&delays, queues, |i| {
+            NonZeroU64::new(i as u64 + 1).unwrap_or(NonZeroU64::MIN)
+        })
+    });
+    assert_eq!(s.len(), n);
+    drop(s);
+    r.solo("scheduler_bytes_per_message", nn, sb, Better::Lower);
+    let (s, sb0) = bytes_per(alloc, n, || fill_scheduler::<()>(&delays, queues, |_| ()));
+    assert_eq!(s.len(), n);
+    drop(s);
+    r.solo(
+        "scheduler_bytes_per_message_no_payload",
+        nn,
+        sb0,
+        Better::Lower,
+    );
+}
+
+/// A scheduler holding `delays.len()` messages spread over `queues` queues.
+pub fn fill_scheduler<M>(delays: &[u64], queues: usize, msg: impl Fn(usize) -> M) -> Scheduler<M> {
+    let mut s = Scheduler::new();
+    let ids: Vec<_> = (0..queues)
+        .map(|i| s.queue(&queue_name(i)).expect("short names intern"))
+        .collect();
+    for (i, &d) in delays.iter().enumerate() {
+        let _ = s.schedule(ids[i % queues], msg(i), Duration::from_millis(d));
+    }
+    s
+}
