@@ -25,7 +25,7 @@ pub enum Durability {
 /// # Idempotency
 ///
 /// Message ids are derived from the batch id and the recipient's index. A deferred batch resumed
-/// after a crash skips the recipients whose outcome was recorded in the [`JobStore`]; the one
+/// after a crash skips the recipients whose outcome was recorded in the [`JobStore`](crate::JobStore); the one
 /// recipient that may have been accepted but not yet recorded when the process died is offered
 /// again **with the same message id**, so a host that ignores an id it already holds gets every
 /// recipient exactly once.
