@@ -42,6 +42,10 @@ impl ScanReport {
         self.removed.extend(later.removed);
         self.modified.extend(later.modified);
         self.unreadable = later.unreadable;
+        for v in [&mut self.added, &mut self.removed, &mut self.modified] {
+            v.sort();
+            v.dedup();
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::cache::later;
 use crate::config_epoch::{ConfigEpoch, EpochError};
+use crate::scan::ScanReport;
 use parking_lot::{Condvar, Mutex};
 use std::fmt;
 use std::sync::Arc;
@@ -128,6 +129,7 @@ struct Stats {
     scans: AtomicU64,
     bumps: AtomicU64,
     events: AtomicU64,
+    last_change: Mutex<Option<ScanReport>>,
 }
 
 /// A running watcher thread (see [`ConfigEpoch::spawn_watcher`]). Dropping it stops the thread.
@@ -208,6 +210,12 @@ impl EpochWatcher {
         self.stats.events.load(Ordering::Relaxed)
     }
 
+    /// What the scans behind the latest bump found (the files added, removed and modified
+    /// during the burst), with [`ScanReport::bumped_to`] set.
+    pub fn last_change(&self) -> Option<ScanReport> {
+        self.stats.last_change.lock().clone()
+    }
+
     /// Whether a filesystem watcher triggers early scans.
     pub fn notify_active(&self) -> bool {
         self.notify_active
@@ -260,8 +268,9 @@ fn run(
                     break;
                 }
             }
-            epoch.bump();
+            report.bumped_to = Some(epoch.bump());
             stats.bumps.fetch_add(1, Ordering::Relaxed);
+            *stats.last_change.lock() = Some(report);
         }
         after_scan();
         next_poll = later(Instant::now(), opts.interval);

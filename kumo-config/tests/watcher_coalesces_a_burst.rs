@@ -32,6 +32,9 @@ fn burst(use_notify: bool) {
     let bumps = epoch.current();
     assert!((1..=2).contains(&bumps), "{bumps} bumps for one burst");
     assert_eq!(watcher.bumps(), bumps);
+    let change = watcher.last_change().expect("a change was recorded");
+    assert_eq!(change.bumped_to, Some(bumps));
+    assert!(change.modified.contains(&f));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(epoch.current(), bumps, "no bump without a change");
 }
