@@ -9,19 +9,21 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod alloc;
-#[cfg(feature = "queue")]
-pub mod queue;
-#[cfg(feature = "metrics")]
-pub mod metrics;
-pub mod report;
+#[cfg(feature = "config")]
+pub mod config;
+#[cfg(feature = "dns")]
+pub mod dns;
 #[cfg(feature = "inject")]
 pub mod inject;
 #[cfg(feature = "inject")]
 pub mod inject_ratelimit;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(feature = "queue")]
+pub mod queue;
+pub mod report;
 #[cfg(feature = "trace")]
 pub mod trace;
-#[cfg(feature = "config")]
-pub mod config;
 
 pub use alloc::{AllocSnapshot, CountingAlloc};
 pub use report::{Better, Options, Report, Reporter};

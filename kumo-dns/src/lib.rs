@@ -53,7 +53,7 @@
 //! let mx = MailExchanger::resolve(&zone, "example.test").await?;
 //! let plan = plan(&mx, &PlanPolicy::default(), &mut SmallRng::seed_from_u64(1));
 //! assert_eq!(plan.len(), 4);
-//! assert_eq!(plan.attempts()[3].addr(), "192.0.2.9:25".parse()?);
+//! assert_eq!(plan.get(3).map(|a| a.addr()), Some("192.0.2.9:25".parse()?));
 //! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -92,7 +92,9 @@ pub use error::{LookupError, MxError, NameError, ZoneError};
 pub use hickory::{HickoryOptions, HickoryResolver};
 pub use mx::{HostStatus, MailExchanger, MxHost, MxSource, NullMxPolicy, ResolveOptions};
 pub use name::{Destination, normalize_host};
-pub use plan::{Attempt, ConnectionPlan, FamilyPolicy, PlanPolicy, ShuffleMode, plan, plan_seeded};
+pub use plan::{
+    Attempt, ConnectionPlan, FamilyPolicy, PlanPolicy, ShuffleMode, plan, plan_into, plan_seeded,
+};
 pub use resolver::{Answer, AnswerKind, LookupFuture, RecordData, RecordType, Resolver};
 pub use zone::{Fault, ZoneResolver};
 

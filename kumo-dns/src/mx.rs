@@ -2,6 +2,7 @@
 
 use crate::error::{LookupError, MxError, NameError};
 use crate::name::{Destination, Target, normalize_host};
+use crate::plan::PlanTable;
 use crate::resolver::{Answer, AnswerKind, RecordData, RecordType, Resolver};
 use futures_util::future::join_all;
 use std::net::IpAddr;
@@ -170,6 +171,8 @@ pub struct MailExchanger {
     hosts: Vec<MxHost>,
     /// (preference, start, end) ranges of `hosts`.
     levels: Vec<(u16, u32, u32)>,
+    /// Flat addresses and per-host spans for the planner.
+    table: PlanTable,
     ttl: Option<Duration>,
     secure: bool,
     ignored_null_mx: bool,
@@ -402,12 +405,14 @@ impl MailExchanger {
                 _ => levels.push((h.preference, i, i + 1)),
             }
         }
+        let table = PlanTable::build(&hosts, port);
         MailExchanger {
             domain,
             port,
             source,
             hosts,
             levels,
+            table,
             ttl,
             secure,
             ignored_null_mx,
@@ -442,8 +447,8 @@ impl MailExchanger {
             .map(|&(p, s, e)| (p, &self.hosts[s as usize..e as usize]))
     }
 
-    pub(crate) fn level_ranges(&self) -> &[(u16, u32, u32)] {
-        &self.levels
+    pub(crate) fn table(&self) -> &PlanTable {
+        &self.table
     }
 
     /// Hosts that have no addresses (with the reason in [`MxHost::status`]).

@@ -1,7 +1,7 @@
 //! The pure connection planner: [`plan`] turns a [`MailExchanger`] into the ordered list of
 //! addresses one SMTP session tries.
 
-use crate::mx::{MailExchanger, MxSource};
+use crate::mx::{MailExchanger, MxHost, MxSource};
 use rand::{Rng, SeedableRng};
 use smallvec::SmallVec;
 use std::net::{IpAddr, SocketAddr};
@@ -39,17 +39,6 @@ pub enum FamilyPolicy {
     /// Both; within each level the families alternate, starting with the family of the first
     /// shuffled address (so an outage of one family costs at most every other attempt).
     Interleaved,
-}
-
-impl FamilyPolicy {
-    #[inline]
-    fn allows(self, ip: &IpAddr) -> bool {
-        match self {
-            FamilyPolicy::V4Only => ip.is_ipv4(),
-            FamilyPolicy::V6Only => ip.is_ipv6(),
-            _ => true,
-        }
-    }
 }
 
 /// How [`plan`] orders and limits the addresses of a [`MailExchanger`].
@@ -128,7 +117,8 @@ impl PlanPolicy {
 /// One connection attempt of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Attempt {
-    addr: SocketAddr,
+    ip: IpAddr,
+    port: u16,
     preference: u16,
     host: u32,
 }
@@ -136,7 +126,17 @@ pub struct Attempt {
 impl Attempt {
     /// Address and port to connect to.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        SocketAddr::new(self.ip, self.port)
+    }
+
+    /// The address to connect to.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The MX preference of the host.
@@ -157,69 +157,148 @@ impl Attempt {
     }
 }
 
-/// The ordered addresses one session tries: every address of preference p before any address of
-/// preference q > p.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ConnectionPlan {
-    attempts: Vec<Attempt>,
+/// Attempts a plan holds without allocating.
+const INLINE: usize = 16;
+
+/// One planned attempt, compact: indices into the shared [`PlanTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    addr: u16,
+    host: u16,
+    preference: u16,
+    port: u16,
 }
 
-impl ConnectionPlan {
-    /// The attempts, first to try first.
-    pub fn attempts(&self) -> &[Attempt] {
-        &self.attempts
+impl Entry {
+    const ZERO: Entry = Entry {
+        addr: 0,
+        host: 0,
+        preference: 0,
+        port: 0,
+    };
+}
+
+/// The ordered addresses one session tries: every address of preference p before any address of
+/// preference q > p.
+///
+/// The plan borrows the [`MailExchanger`] it was made from; [`to_vec`](Self::to_vec) gives an
+/// owned list of [`Attempt`]s to keep beyond that borrow.
+///
+/// # Implementation
+///
+/// Entries are 8 bytes of indices into the `MailExchanger`'s flat address table, stored inline
+/// up to 16 attempts: planning allocates nothing, touches no atomic counter and copies no
+/// address; [`Attempt`]s are built on access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionPlan<'a> {
+    table: &'a PlanTable,
+    entries: SmallVec<[Entry; INLINE]>,
+}
+
+impl<'a> ConnectionPlan<'a> {
+    /// An empty plan for `mx`, to fill with [`plan_into`].
+    pub fn new(mx: &'a MailExchanger) -> ConnectionPlan<'a> {
+        ConnectionPlan {
+            table: mx.table(),
+            entries: SmallVec::new(),
+        }
     }
 
     /// Number of attempts.
     pub fn len(&self) -> usize {
-        self.attempts.len()
+        self.entries.len()
     }
 
     /// `true` when there is nothing to try (no host had a usable address).
     pub fn is_empty(&self) -> bool {
-        self.attempts.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// The `i`-th attempt (0 is tried first).
+    pub fn get(&self, i: usize) -> Option<Attempt> {
+        self.entries.get(i).map(|e| self.table.attempt(e))
+    }
+
+    /// The first attempt.
+    pub fn first(&self) -> Option<Attempt> {
+        self.get(0)
     }
 
     /// Iterates over the attempts in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Attempt> {
-        self.attempts.iter()
+    pub fn iter(&self) -> PlanIter<'_> {
+        PlanIter {
+            table: self.table,
+            entries: self.entries.iter(),
+        }
     }
 
     /// The addresses in order.
     pub fn addrs(&self) -> impl ExactSizeIterator<Item = SocketAddr> + '_ {
-        self.attempts.iter().map(|a| a.addr)
+        self.iter().map(|a| a.addr())
+    }
+
+    /// The attempts as an owned vector.
+    pub fn to_vec(&self) -> Vec<Attempt> {
+        self.iter().collect()
     }
 }
 
-impl IntoIterator for ConnectionPlan {
+/// Iterator over the attempts of a [`ConnectionPlan`].
+#[derive(Debug, Clone)]
+pub struct PlanIter<'a> {
+    table: &'a PlanTable,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl Iterator for PlanIter<'_> {
     type Item = Attempt;
-    type IntoIter = std::vec::IntoIter<Attempt>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.attempts.into_iter()
+
+    fn next(&mut self) -> Option<Attempt> {
+        self.entries.next().map(|e| self.table.attempt(e))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
     }
 }
 
-impl<'a> IntoIterator for &'a ConnectionPlan {
-    type Item = &'a Attempt;
-    type IntoIter = std::slice::Iter<'a, Attempt>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.attempts.iter()
+impl ExactSizeIterator for PlanIter<'_> {}
+
+impl<'a> IntoIterator for &'a ConnectionPlan<'_> {
+    type Item = Attempt;
+    type IntoIter = PlanIter<'a>;
+    fn into_iter(self) -> PlanIter<'a> {
+        self.iter()
     }
 }
 
+/// A uniform integer in `0..n` (`n > 0`), exactly unbiased: Lemire's multiply-and-reject
+/// ("Fast random integer generation in an interval", 2019) on 32-bit draws.
+#[inline]
+fn bounded<R: Rng + ?Sized>(rng: &mut R, n: u32) -> u32 {
+    let mut m = u64::from(rng.next_u32()) * u64::from(n);
+    let mut low = m as u32;
+    if low < n {
+        let threshold = n.wrapping_neg() % n;
+        while low < threshold {
+            m = u64::from(rng.next_u32()) * u64::from(n);
+            low = m as u32;
+        }
+    }
+    (m >> 32) as u32
+}
+
+/// Fisher-Yates: every permutation of `items` equally likely.
 #[inline]
 fn fisher_yates<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
     let n = items.len();
     if n < 2 {
         return;
     }
+    // A level never holds anywhere near 2^32 entries; saturate rather than truncate.
     for i in (1..n).rev() {
-        // Unbiased: rand's integer range sampling rejects the biased zone.
-        let j = if i < u32::MAX as usize {
-            rng.random_range(0..=i as u32) as usize
-        } else {
-            rng.random_range(0..=i)
-        };
+        let bound = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let j = bounded(rng, bound) as usize;
         items.swap(i, j);
     }
 }
@@ -233,7 +312,8 @@ fn fisher_yates<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
 /// - [`FamilyPolicy`] filters and orders families within each level.
 /// - The limits cut the plan; with `every_level` each level still keeps its first address.
 ///
-/// Hosts without addresses contribute nothing.
+/// Hosts without addresses contribute nothing. The planner considers at most 65,535 hosts and
+/// 65,535 addresses of a `MailExchanger`.
 ///
 /// # Examples
 ///
@@ -247,118 +327,234 @@ fn fisher_yates<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
 /// ])?;
 /// let plan = plan(&mx, &PlanPolicy::default(), &mut SmallRng::seed_from_u64(7));
 /// assert_eq!(plan.len(), 3);
-/// assert_eq!(plan.attempts()[2].addr(), "[2001:db8::1]:25".parse()?);
+/// assert_eq!(plan.get(2).map(|a| a.addr()), Some("[2001:db8::1]:25".parse()?));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn plan<R: Rng + ?Sized>(
-    mx: &MailExchanger,
+pub fn plan<'a, R: Rng + ?Sized>(
+    mx: &'a MailExchanger,
     policy: &PlanPolicy,
     rng: &mut R,
-) -> ConnectionPlan {
-    let hosts = mx.hosts();
-    let total: usize = hosts.iter().map(|h| h.addresses().len()).sum();
-    let mut out: Vec<Attempt> = Vec::with_capacity(total);
+) -> ConnectionPlan<'a> {
+    let mut out = ConnectionPlan::new(mx);
+    plan_into(mx, policy, rng, &mut out);
+    out
+}
+
+/// [`plan`] into an existing plan, reusing its allocation (the previous attempts are
+/// replaced).
+pub fn plan_into<'a, R: Rng + ?Sized>(
+    mx: &'a MailExchanger,
+    policy: &PlanPolicy,
+    rng: &mut R,
+    into: &mut ConnectionPlan<'a>,
+) {
+    let table: &'a PlanTable = mx.table();
+    into.table = table;
+    // Work on a slice of the final size: plain indexed writes, no push bookkeeping.
+    let total = table.addrs.len();
+    if total <= INLINE {
+        into.entries = SmallVec::from_buf_and_len([Entry::ZERO; INLINE], total);
+    } else {
+        into.entries.clear();
+        into.entries.resize(total, Entry::ZERO);
+    }
+    let out: &mut [Entry] = &mut into.entries;
+    let mut w = 0usize;
     let ordered = mx.source() == MxSource::MxList || policy.shuffle == ShuffleMode::None;
+    let host_shuffle = !ordered && policy.shuffle == ShuffleMode::Host;
+    let address_shuffle = !ordered && policy.shuffle == ShuffleMode::AddressWeighted;
     let limited = policy.max_addresses.is_some() || policy.max_hosts.is_some();
+    let filter = match policy.family {
+        FamilyPolicy::V4Only => Some(true),
+        FamilyPolicy::V6Only => Some(false),
+        _ => None,
+    };
+    let reorder = !matches!(
+        policy.family,
+        FamilyPolicy::Both | FamilyPolicy::V4Only | FamilyPolicy::V6Only
+    );
     let mut limits = Limits {
         max_addresses: policy.max_addresses.unwrap_or(usize::MAX),
         max_hosts: policy.max_hosts.unwrap_or(usize::MAX),
         addresses: 0,
         hosts: 0,
         used: if policy.max_hosts.is_some() {
-            smallvec::smallvec![false; hosts.len()]
+            smallvec::smallvec![false; table.spans.len()]
         } else {
             SmallVec::new()
         },
     };
-    for &(preference, start, end) in mx.level_ranges() {
-        let level_start = out.len();
-        let mut order: SmallVec<[u32; 16]> = (start..end).collect();
-        if !ordered && policy.shuffle == ShuffleMode::Host {
-            fisher_yates(&mut order, rng);
+    let mut stack_order = [0u16; 64];
+    let mut heap_order: Vec<u16> = Vec::new();
+    for &(preference, start, end) in &table.levels {
+        let level_start = w;
+        let k = usize::from(end - start);
+        let order: &mut [u16] = if k <= stack_order.len() {
+            &mut stack_order[..k]
+        } else {
+            heap_order.resize(k, 0);
+            &mut heap_order[..]
+        };
+        for (slot, hi) in order.iter_mut().zip(start..end) {
+            *slot = hi;
         }
-        for &hi in &order {
-            let h = &hosts[hi as usize];
-            let port = h.port().or(mx.port()).unwrap_or(policy.default_port);
-            let hs = out.len();
-            for ip in h.addresses() {
-                if policy.family.allows(ip) {
-                    out.push(Attempt {
-                        addr: SocketAddr::new(*ip, port),
-                        preference,
-                        host: hi,
-                    });
+        if host_shuffle {
+            fisher_yates(order, rng);
+        }
+        for &hi in order.iter() {
+            let span = table.spans[usize::from(hi)];
+            let port = if span.port != 0 {
+                span.port
+            } else {
+                policy.default_port
+            };
+            let hs = w;
+            for addr in span.start..span.end {
+                if filter.is_some_and(|v4| table.addrs[usize::from(addr)].is_ipv4() != v4) {
+                    continue;
                 }
+                out[w] = Entry {
+                    addr,
+                    host: hi,
+                    preference,
+                    port,
+                };
+                w += 1;
             }
-            if !ordered && policy.shuffle == ShuffleMode::Host {
-                fisher_yates(&mut out[hs..], rng);
+            if host_shuffle && w - hs > 1 {
+                fisher_yates(&mut out[hs..w], rng);
             }
         }
-        if !ordered && policy.shuffle == ShuffleMode::AddressWeighted {
-            fisher_yates(&mut out[level_start..], rng);
+        if address_shuffle {
+            fisher_yates(&mut out[level_start..w], rng);
         }
-        order_families(&mut out[level_start..], policy.family);
+        if reorder {
+            order_families(&mut out[level_start..w], policy.family, &table.addrs);
+        }
         if limited {
-            limits.apply(&mut out, level_start, policy.every_level);
+            w = limits.apply(out, level_start, w, policy.every_level);
         }
     }
-    ConnectionPlan { attempts: out }
+    into.entries.truncate(w);
 }
 
 /// [`plan`] with a [`rand::rngs::SmallRng`] seeded from `seed`: reproducible plans for tests
 /// and golden files.
-pub fn plan_seeded(mx: &MailExchanger, policy: &PlanPolicy, seed: u64) -> ConnectionPlan {
+pub fn plan_seeded<'a>(
+    mx: &'a MailExchanger,
+    policy: &PlanPolicy,
+    seed: u64,
+) -> ConnectionPlan<'a> {
     plan(mx, policy, &mut rand::rngs::SmallRng::seed_from_u64(seed))
 }
 
-fn order_families(level: &mut [Attempt], family: FamilyPolicy) {
-    let v4_first = match family {
-        FamilyPolicy::V4First => true,
-        FamilyPolicy::V6First => false,
-        FamilyPolicy::Interleaved => {
-            if level.len() > 2 {
-                interleave(level);
+/// The planner's view of a [`MailExchanger`]: every address in one flat array, host by host,
+/// and the preference levels as host ranges. Shared by the plans made from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PlanTable {
+    addrs: Vec<IpAddr>,
+    spans: Vec<Span>,
+    /// (preference, first host, end host)
+    levels: Vec<(u16, u16, u16)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u16,
+    end: u16,
+    /// The host's or destination's port; 0 = the policy's default.
+    port: u16,
+}
+
+impl PlanTable {
+    /// Builds the table of `hosts` (sorted by preference); beyond 65,535 hosts or addresses
+    /// the rest is left out.
+    pub(crate) fn build(hosts: &[MxHost], port: Option<u16>) -> PlanTable {
+        const MAX: usize = u16::MAX as usize;
+        let hosts = &hosts[..hosts.len().min(MAX)];
+        let mut addrs: Vec<IpAddr> = Vec::with_capacity(
+            hosts
+                .iter()
+                .map(|h| h.addresses().len())
+                .sum::<usize>()
+                .min(MAX),
+        );
+        let mut spans = Vec::with_capacity(hosts.len());
+        let mut levels: Vec<(u16, u16, u16)> = Vec::new();
+        for (i, h) in hosts.iter().enumerate() {
+            let room = MAX - addrs.len();
+            let take = &h.addresses()[..h.addresses().len().min(room)];
+            let start = addrs.len() as u16;
+            addrs.extend_from_slice(take);
+            spans.push(Span {
+                start,
+                end: addrs.len() as u16,
+                port: h.port().or(port).unwrap_or(0),
+            });
+            let i = i as u16;
+            match levels.last_mut() {
+                Some(l) if l.0 == h.preference() => l.2 = i + 1,
+                _ => levels.push((h.preference(), i, i + 1)),
             }
-            return;
         }
-        _ => return,
-    };
-    if level.len() < 2 {
-        return;
+        PlanTable {
+            addrs,
+            spans,
+            levels,
+        }
     }
-    let tmp: SmallVec<[Attempt; 16]> = SmallVec::from_slice(level);
-    let mut w = 0;
-    for pass_first in [true, false] {
-        for a in &tmp {
-            if (a.addr.is_ipv4() == v4_first) == pass_first {
-                level[w] = *a;
-                w += 1;
-            }
+
+    fn attempt(&self, e: &Entry) -> Attempt {
+        Attempt {
+            ip: self.addrs[usize::from(e.addr)],
+            port: e.port,
+            preference: e.preference,
+            host: u32::from(e.host),
         }
     }
 }
 
-fn interleave(level: &mut [Attempt]) {
-    let tmp: SmallVec<[Attempt; 16]> = SmallVec::from_slice(level);
-    let first_v4 = tmp[0].addr.is_ipv4();
-    let mut a = tmp.iter().filter(|x| x.addr.is_ipv4() == first_v4);
-    let mut b = tmp.iter().filter(|x| x.addr.is_ipv4() != first_v4);
+fn order_families(level: &mut [Entry], family: FamilyPolicy, addrs: &[IpAddr]) {
+    if level.len() < 2 {
+        return;
+    }
+    let is_v4 = |e: &Entry| addrs[usize::from(e.addr)].is_ipv4();
+    let tmp: SmallVec<[Entry; 32]> = SmallVec::from_slice(level);
     let mut w = 0;
-    let mut take_a = true;
-    while w < level.len() {
-        let next = if take_a {
-            a.next().or_else(|| b.next())
-        } else {
-            b.next().or_else(|| a.next())
-        };
-        match next {
-            Some(x) => {
-                level[w] = *x;
-                w += 1;
+    match family {
+        FamilyPolicy::V4First | FamilyPolicy::V6First => {
+            let v4_first = family == FamilyPolicy::V4First;
+            for pass_first in [true, false] {
+                for e in &tmp {
+                    if (is_v4(e) == v4_first) == pass_first {
+                        level[w] = *e;
+                        w += 1;
+                    }
+                }
             }
-            None => break,
         }
-        take_a = !take_a;
+        FamilyPolicy::Interleaved => {
+            let first_v4 = is_v4(&tmp[0]);
+            let mut a = tmp.iter().filter(|e| is_v4(e) == first_v4);
+            let mut b = tmp.iter().filter(|e| is_v4(e) != first_v4);
+            let mut take_a = true;
+            while w < level.len() {
+                let next = if take_a {
+                    a.next().or_else(|| b.next())
+                } else {
+                    b.next().or_else(|| a.next())
+                };
+                match next {
+                    Some(e) => {
+                        level[w] = *e;
+                        w += 1;
+                    }
+                    None => break,
+                }
+                take_a = !take_a;
+            }
+        }
+        _ => {}
     }
 }
 
@@ -373,11 +569,18 @@ struct Limits {
 impl Limits {
     /// Keeps the attempts of `out[level_start..]` that fit the limits (in order), plus the
     /// level's first attempt when `every_level` and nothing else fits.
-    fn apply(&mut self, out: &mut Vec<Attempt>, level_start: usize, every_level: bool) {
+    /// Returns the new end of the plan.
+    fn apply(
+        &mut self,
+        out: &mut [Entry],
+        level_start: usize,
+        end: usize,
+        every_level: bool,
+    ) -> usize {
         let mut w = level_start;
-        for r in level_start..out.len() {
-            let a = out[r];
-            let h = a.host as usize;
+        for r in level_start..end {
+            let e = out[r];
+            let h = usize::from(e.host);
             let new_host = !self.used.get(h).copied().unwrap_or(true);
             let fits =
                 self.addresses < self.max_addresses && (!new_host || self.hosts < self.max_hosts);
@@ -387,10 +590,10 @@ impl Limits {
                     self.hosts += 1;
                 }
                 self.addresses += 1;
-                out[w] = a;
+                out[w] = e;
                 w += 1;
             }
         }
-        out.truncate(w);
+        w
     }
 }

@@ -12,8 +12,8 @@ async fn unicode_domain_and_idn_mx_target_come_back_as_lowercase_a_labels() {
     assert_eq!(mx.domain(), "xn--mnchen-3ya.test");
     assert_eq!(mx.hosts()[0].name(), "mx.xn--bb-eka.test");
     let p = plan_seeded(&mx, &PlanPolicy::default(), 0);
-    assert_eq!(p.attempts()[0].host_name(&mx), Some("mx.xn--bb-eka.test"));
-    assert_eq!(p.attempts()[0].addr(), "192.0.2.77:25".parse().unwrap());
+    assert_eq!(p.get(0).unwrap().host_name(&mx), Some("mx.xn--bb-eka.test"));
+    assert_eq!(p.get(0).unwrap().addr(), "192.0.2.77:25".parse().unwrap());
     // The same through the A-label spelling.
     let again = MailExchanger::resolve(&r, "xn--mnchen-3ya.test")
         .await

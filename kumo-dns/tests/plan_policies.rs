@@ -22,22 +22,23 @@ fn mx() -> MailExchanger {
     .unwrap()
 }
 
-fn prefs(p: &kumo_dns::ConnectionPlan) -> Vec<u16> {
+fn prefs(p: &kumo_dns::ConnectionPlan<'_>) -> Vec<u16> {
     p.iter().map(|a| a.preference()).collect()
 }
 
 #[test]
 fn v4_only_and_v6_only_filter() {
+    let m = mx();
     for seed in 0..20 {
         let v4 = plan_seeded(
-            &mx(),
+            &m,
             &PlanPolicy::default().family(FamilyPolicy::V4Only),
             seed,
         );
         assert_eq!(v4.len(), 4);
         assert!(v4.addrs().all(|a| a.is_ipv4()));
         let v6 = plan_seeded(
-            &mx(),
+            &m,
             &PlanPolicy::default().family(FamilyPolicy::V6Only),
             seed,
         );
@@ -48,9 +49,10 @@ fn v4_only_and_v6_only_filter() {
 
 #[test]
 fn family_first_orders_within_each_level() {
+    let m = mx();
     for seed in 0..20 {
         let p = plan_seeded(
-            &mx(),
+            &m,
             &PlanPolicy::default().family(FamilyPolicy::V4First),
             seed,
         );
@@ -63,20 +65,21 @@ fn family_first_orders_within_each_level() {
             [(10, true), (10, true), (10, true), (10, false), (10, false)]
         );
         let p = plan_seeded(
-            &mx(),
+            &m,
             &PlanPolicy::default().family(FamilyPolicy::V6First),
             seed,
         );
-        assert!(p.attempts()[0].addr().is_ipv6() && p.attempts()[1].addr().is_ipv6());
+        assert!(p.get(0).unwrap().addr().is_ipv6() && p.get(1).unwrap().addr().is_ipv6());
         assert_eq!(prefs(&p), [10, 10, 10, 10, 10, 20, 30]);
     }
 }
 
 #[test]
 fn interleaved_alternates_families() {
+    let m = mx();
     for seed in 0..50 {
         let p = plan_seeded(
-            &mx(),
+            &m,
             &PlanPolicy::default().family(FamilyPolicy::Interleaved),
             seed,
         );
@@ -93,16 +96,17 @@ fn interleaved_alternates_families() {
 
 #[test]
 fn address_limit_cuts_the_plan_and_every_level_keeps_one() {
-    let p = plan_seeded(&mx(), &PlanPolicy::default().max_addresses(3), 1);
+    let m = mx();
+    let p = plan_seeded(&m, &PlanPolicy::default().max_addresses(3), 1);
     assert_eq!(prefs(&p), [10, 10, 10]);
     let p = plan_seeded(
-        &mx(),
+        &m,
         &PlanPolicy::default().max_addresses(3).every_level(true),
         1,
     );
     assert_eq!(prefs(&p), [10, 10, 10, 20, 30]);
     let p = plan_seeded(
-        &mx(),
+        &m,
         &PlanPolicy::default().max_addresses(0).every_level(true),
         1,
     );
@@ -111,8 +115,9 @@ fn address_limit_cuts_the_plan_and_every_level_keeps_one() {
 
 #[test]
 fn host_limit_counts_distinct_hosts() {
+    let m = mx();
     for seed in 0..20 {
-        let p = plan_seeded(&mx(), &PlanPolicy::default().max_hosts(1), seed);
+        let p = plan_seeded(&m, &PlanPolicy::default().max_hosts(1), seed);
         let hosts: std::collections::HashSet<usize> = p.iter().map(|a| a.host_index()).collect();
         assert_eq!(hosts.len(), 1);
         assert!(
@@ -120,7 +125,7 @@ fn host_limit_counts_distinct_hosts() {
             "all addresses of the one host"
         );
         let p = plan_seeded(
-            &mx(),
+            &m,
             &PlanPolicy::default().max_hosts(2).every_level(true),
             seed,
         );
@@ -136,23 +141,20 @@ fn host_limit_counts_distinct_hosts() {
 
 #[test]
 fn no_shuffle_keeps_name_order_and_the_same_seed_gives_the_same_plan() {
-    let p = plan_seeded(&mx(), &PlanPolicy::default().shuffle(ShuffleMode::None), 1);
-    let q = plan_seeded(&mx(), &PlanPolicy::default().shuffle(ShuffleMode::None), 2);
+    let m = mx();
+    let p = plan_seeded(&m, &PlanPolicy::default().shuffle(ShuffleMode::None), 1);
+    let q = plan_seeded(&m, &PlanPolicy::default().shuffle(ShuffleMode::None), 2);
     assert_eq!(p, q);
     assert_eq!(
-        p.attempts()[0].addr(),
+        p.get(0).unwrap().addr(),
         "192.0.2.1:25".parse::<SocketAddr>().unwrap()
     );
     assert_eq!(
-        plan_seeded(&mx(), &PlanPolicy::default(), 42),
-        plan_seeded(&mx(), &PlanPolicy::default(), 42)
+        plan_seeded(&m, &PlanPolicy::default(), 42),
+        plan_seeded(&m, &PlanPolicy::default(), 42)
     );
     let distinct: std::collections::HashSet<Vec<SocketAddr>> = (0..50)
-        .map(|s| {
-            plan_seeded(&mx(), &PlanPolicy::default(), s)
-                .addrs()
-                .collect()
-        })
+        .map(|s| plan_seeded(&m, &PlanPolicy::default(), s).addrs().collect())
         .collect();
     assert!(distinct.len() > 5, "different seeds give different plans");
 }

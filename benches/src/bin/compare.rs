@@ -25,6 +25,8 @@ type AreaFn = fn(&Options, &CountingAlloc, &mut Reporter);
 const AREAS: &[(&str, AreaFn)] = &[
     #[cfg(feature = "queue")]
     ("queue", kumo_benches::queue::run),
+    #[cfg(feature = "dns")]
+    ("dns", kumo_benches::dns::run),
     #[cfg(feature = "metrics")]
     ("metrics", kumo_benches::metrics::run),
     #[cfg(feature = "inject")]
