@@ -41,7 +41,7 @@ pub(crate) struct TemplateLimits {
 pub(crate) struct Templates<'a> {
     env: Environment<'a>,
     fields: Vec<Field<'a>>,
-    globals: Arc<HashMap<String, Value>>,
+    globals: Arc<Globals>,
     dialect: TemplateDialect,
     uses_to_header: bool,
     max_output: usize,
@@ -68,12 +68,7 @@ impl<'a> Templates<'a> {
         Ok(Self {
             env,
             fields: Vec::new(),
-            globals: Arc::new(
-                globals
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
-                    .collect(),
-            ),
+            globals: Arc::new(Globals::new(globals)),
             dialect,
             uses_to_header: false,
             max_output: limits.max_output,
@@ -214,7 +209,46 @@ struct Vars {
     email: Value,
     name: Value,
     to_header: Value,
-    globals: Arc<HashMap<String, Value>>,
+    globals: Arc<Globals>,
+}
+
+/// The batch's variables: a short list is searched in order (faster than hashing for the
+/// handful most requests have), a long one through a map.
+#[derive(Debug)]
+struct Globals {
+    list: Vec<(String, Value)>,
+    map: Option<HashMap<String, usize>>,
+}
+
+impl Globals {
+    fn new(vars: &HashMap<String, JsonValue>) -> Self {
+        let list: Vec<(String, Value)> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
+            .collect();
+        let map = (list.len() > 8).then(|| {
+            list.iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect()
+        });
+        Self { list, map }
+    }
+
+    fn get(&self, key: &str) -> Option<Value> {
+        match &self.map {
+            Some(m) => m.get(key).map(|&i| self.list[i].1.clone()),
+            None => self
+                .list
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone()),
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.list.iter().map(|(k, _)| k.as_str())
+    }
 }
 
 impl Object for Vars {
@@ -229,7 +263,7 @@ impl Object for Vars {
             "to_header" if !self.to_header.is_undefined() => return Some(self.to_header.clone()),
             _ => {}
         }
-        self.globals.get(key).cloned()
+        self.globals.get(key)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

@@ -113,12 +113,33 @@ pub(crate) fn write_qp(out: &mut Vec<u8>, text: &[u8]) {
     });
 }
 
+/// Whether all eight bytes are in 0x20..=0x7e and none is `=` (SWAR, no branches per byte).
+#[inline]
+fn plain8(chunk: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(chunk);
+    let x = u64::from_le_bytes(b);
+    // A byte below 0x20, at or above 0x7f (incl. 0x80..), or equal to '=' makes its high bit set.
+    let below = x.wrapping_sub(ONES * 0x20) & !x;
+    // Adding 1 lifts 0x7f to 0x80; bytes at or above 0x80 already have the bit.
+    let above = x.wrapping_add(ONES) | x;
+    let eq = x ^ (ONES * u64::from(b'='));
+    let is_eq = eq.wrapping_sub(ONES) & !eq;
+    (below | above | is_eq) & HIGH == 0
+}
+
 fn qp_line(out: &mut Vec<u8>, line: &[u8]) {
     let n = line.len();
     let mut col = 0usize;
     let mut i = 0;
     while i < n {
         let mut j = i;
+        // Eight bytes at a time while they are all plain (0x20..=0x7e, no '='), then bytewise.
+        while j + 8 <= n && plain8(&line[j..j + 8]) {
+            j += 8;
+        }
         while j < n && QP_LITERAL[line[j] as usize] {
             j += 1;
         }
@@ -213,6 +234,18 @@ mod tests {
         let enc = qp(&long);
         assert!(enc.split("\r\n").all(|l| l.len() <= 76));
         assert_eq!(qp_decode(enc.as_bytes()), long.as_bytes());
+    }
+
+    #[test]
+    fn plain8_matches_the_table() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut chunk = *b"abcdefgh";
+                chunk[pos] = b;
+                let want = (0x20..=0x7e).contains(&b) && b != b'=';
+                assert_eq!(plain8(&chunk), want, "byte {b:#x} at {pos}");
+            }
+        }
     }
 
     #[test]
