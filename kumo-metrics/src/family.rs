@@ -16,12 +16,81 @@
 
 use crate::labels::{LabelSet, encode_key, hash_key, hash_values, key_eq};
 use hashbrown::{DefaultHashBuilder, HashTable};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Slots per chunk.
 pub(crate) const CHUNK: usize = 1024;
+
+/// How many times a writer retries a contended lock before blocking.
+///
+/// # Implementation
+///
+/// The locks here are held for nanoseconds (a scrape holds the family lock only to find the next
+/// chunk of slots). Blocking at once would park the thread, and parking_lot's eventual fairness
+/// then sometimes hands the lock straight to a parked thread that the scheduler has not run yet:
+/// on a busy machine the lock stays held by a sleeping thread for milliseconds. Spinning first,
+/// and never parking in a scrape, keeps a lock from ever being held by a thread that is not
+/// running, except when the holder itself is preempted inside its nanosecond window.
+const SPINS: u32 = 1 << 12;
+
+fn spin_read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    for _ in 0..SPINS {
+        if let Some(g) = lock.try_read() {
+            return g;
+        }
+        std::hint::spin_loop();
+    }
+    lock.read()
+}
+
+/// The scrape's read lock: spins and yields, never parks, so it is never handed the lock
+/// while asleep.
+fn scrape_read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    loop {
+        for _ in 0..64 {
+            if let Some(g) = lock.try_read() {
+                return g;
+            }
+            std::hint::spin_loop();
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// The scrape's slot lock, like [`scrape_read`].
+fn scrape_lock<T>(lock: &Mutex<T>) -> MutexGuard<'_, T> {
+    loop {
+        for _ in 0..64 {
+            if let Some(g) = lock.try_lock() {
+                return g;
+            }
+            std::hint::spin_loop();
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn spin_write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    for _ in 0..SPINS {
+        if let Some(g) = lock.try_write() {
+            return g;
+        }
+        std::hint::spin_loop();
+    }
+    lock.write()
+}
+
+fn spin_lock<T>(lock: &Mutex<T>) -> MutexGuard<'_, T> {
+    for _ in 0..SPINS {
+        if let Some(g) = lock.try_lock() {
+            return g;
+        }
+        std::hint::spin_loop();
+    }
+    lock.lock()
+}
 
 /// The type of a metric family, as written in `# TYPE` lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -214,12 +283,12 @@ impl FamilyCore {
     ) -> SeriesRef {
         let hash = hash_values::<L>(&self.hasher, values);
         {
-            let st = self.state.read();
+            let st = spin_read(&self.state);
             if let Some(r) = self.find::<L>(&st, hash, values) {
                 return r;
             }
         }
-        let mut st = self.state.write();
+        let mut st = spin_write(&self.state);
         if let Some(r) = self.find::<L>(&st, hash, values) {
             return r;
         }
@@ -271,8 +340,7 @@ impl FamilyCore {
     ) -> Option<SeriesRef> {
         let &slot = st.index.find(hash, |&s| {
             let s = s as usize;
-            st.chunks[s / CHUNK].keys[s % CHUNK]
-                .lock()
+            spin_lock(&st.chunks[s / CHUNK].keys[s % CHUNK])
                 .as_deref()
                 .is_some_and(|k| key_eq::<L>(k, values))
         })?;
@@ -287,7 +355,7 @@ impl FamilyCore {
 
     /// Frees a slot whose reference count reached zero, unless a lookup revived it meanwhile.
     fn release(&self, slot: u32) {
-        let mut st = self.state.write();
+        let mut st = spin_write(&self.state);
         let s = slot as usize;
         let chunk = st.chunks[s / CHUNK].clone();
         let i = s % CHUNK;
@@ -326,7 +394,7 @@ impl FamilyCore {
         mut emit: impl FnMut(&[u8], &[AtomicU64]) -> bool,
     ) -> bool {
         let (chunk, start) = {
-            let st = self.state.read();
+            let st = scrape_read(&self.state);
             if cursor.start_seq.is_none() {
                 cursor.start_seq = Some(st.seq);
                 cursor.end_slot = st.len;
@@ -348,7 +416,7 @@ impl FamilyCore {
             if chunk.refs[s].load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            let key = chunk.keys[s].lock();
+            let key = scrape_lock(&chunk.keys[s]);
             let Some(key) = key.as_deref() else {
                 continue;
             };

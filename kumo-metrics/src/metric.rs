@@ -141,7 +141,11 @@ impl Histogram {
     /// Records one observation. `NaN` counts in the `+Inf` bucket (and makes the sum `NaN`).
     pub fn observe(&self, v: f64) {
         let bounds = &self.0.core().bounds;
-        let i = bounds.partition_point(|&b| b < v);
+        let i = if v.is_nan() {
+            bounds.len()
+        } else {
+            bounds.partition_point(|&b| b < v)
+        };
         let cells = self.0.cells();
         cells[i].fetch_add(1, Ordering::Relaxed);
         add_f64(&cells[bounds.len() + 1], v);
@@ -171,5 +175,49 @@ fn add_f64(cell: &AtomicU64, v: f64) {
             Ok(_) => return,
             Err(x) => cur = x,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Registry;
+
+    #[test]
+    fn histogram_buckets_are_inclusive_and_nan_goes_to_inf() {
+        let r = Registry::new();
+        let h = r
+            .family("h", "")
+            .histogram::<()>(&[1.0, 2.0])
+            .unwrap()
+            .get_or_create(&());
+        for v in [1.0, 1.5, 2.0, 3.0, f64::NAN, -5.0] {
+            h.observe(v);
+        }
+        let counts: Vec<u64> =
+            h.0.cells()
+                .iter()
+                .take(3)
+                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                .collect();
+        assert_eq!(counts, [2, 2, 2]);
+        assert_eq!(h.count(), 6);
+        assert!(h.sum().is_nan());
+    }
+
+    #[test]
+    fn gauges_go_negative_without_wrapping() {
+        let r = Registry::new();
+        let g = r.family("g", "").gauge::<()>().unwrap().get_or_create(&());
+        g.dec();
+        g.sub(2);
+        assert_eq!(g.get(), -3);
+        let f = r
+            .family("f", "")
+            .float_gauge::<()>()
+            .unwrap()
+            .get_or_create(&());
+        f.add(0.5);
+        f.add(0.25);
+        assert_eq!(f.get(), 0.75);
     }
 }
