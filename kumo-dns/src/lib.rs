@@ -91,7 +91,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{LookupError, MxError, NameError, ZoneError};
 pub use hickory::{HickoryOptions, HickoryResolver};
 pub use mx::{HostStatus, MailExchanger, MxHost, MxSource, NullMxPolicy, ResolveOptions};
-pub use name::{Destination, normalize_host};
+pub use name::{Destination, display_name, normalize_host};
 pub use plan::{
     Attempt, ConnectionPlan, FamilyPolicy, PlanPolicy, ShuffleMode, plan, plan_into, plan_seeded,
 };

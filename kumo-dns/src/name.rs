@@ -233,6 +233,23 @@ pub fn normalize_host(name: &str) -> Result<String, NameError> {
     Ok(ascii.into_owned())
 }
 
+/// The Unicode form of a name, for display only (logs, user interfaces). Labels that are not
+/// valid punycode are shown as given. Never use the result on the wire: kumo-dns stores and
+/// returns A-labels.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(kumo_dns::display_name("mx.xn--bb-eka.test"), "mx.öbb.test");
+/// ```
+pub fn display_name(a_label: &str) -> String {
+    let (unicode, result) = idna::domain_to_unicode(a_label);
+    match result {
+        Ok(()) => unicode,
+        Err(_) => a_label.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
