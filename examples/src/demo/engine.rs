@@ -1,6 +1,10 @@
 //! The demo's message flow: ready queue → MX resolution and plan → simulated session → delivered,
 //! bounced, or back into the scheduled queue (one `SingletonTimerWheel` scheduler for every
-//! queue) on the config's retry schedule.
+//! queue, ticked by kumo-queue's tokio driver) on the config's retry schedule.
+//!
+//! Retry delays and message ages are in simulated seconds ([`SimClock`]); a delay is turned into
+//! a real due time when the message is scheduled, so the driver runs on real time and its pop
+//! tardiness is real.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,12 +13,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kumo_dns::{FamilyPolicy, HickoryResolver, MxCache, PlanPolicy};
-use kumo_queue::Scheduler;
+use kumo_queue::driver::{Driver, DriverHandle};
+use kumo_queue::{DueBatch, Scheduler};
 use kumo_trace::{ConnMeta, Level, Payload, SessionKey, Side, TraceEvent, TraceHub};
 use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::config::ConfigSource;
 use super::metrics::DemoMetrics;
@@ -48,9 +53,17 @@ pub(crate) struct Msg {
     pub(crate) provider: Option<Arc<str>>,
 }
 
+/// A new engine and the pieces its tasks consume.
+pub(crate) struct Started {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) driver: Driver<Msg>,
+    pub(crate) due_rx: mpsc::UnboundedReceiver<DueBatch<Msg>>,
+    pub(crate) ready_rx: mpsc::UnboundedReceiver<Msg>,
+}
+
 /// What the engine shares between its tasks.
 pub(crate) struct Engine {
-    pub(crate) sched: Mutex<Scheduler<Msg>>,
+    pub(crate) sched: DriverHandle<Msg>,
     pub(crate) clock: Mutex<SimClock>,
     pub(crate) config: ConfigSource,
     pub(crate) dns: MxCache<HickoryResolver>,
@@ -62,9 +75,6 @@ pub(crate) struct Engine {
     rng: Mutex<StdRng>,
     limits: Mutex<SessionLimits>,
     global: Arc<Semaphore>,
-    /// Wakes the scheduler loop when a message is due before its planned wake-up.
-    wake: Notify,
-    next_wake_ms: AtomicU64,
     sessions: AtomicU64,
     pub(crate) stopping: AtomicBool,
 }
@@ -80,7 +90,7 @@ impl Engine {
         clippy::too_many_arguments,
         reason = "one constructor wires the whole engine"
     )]
-    pub(crate) fn new(
+    pub(crate) fn start(
         config: ConfigSource,
         dns: MxCache<HickoryResolver>,
         metrics: DemoMetrics,
@@ -89,13 +99,20 @@ impl Engine {
         maildir: Option<Maildir>,
         seed: u64,
         start: Instant,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Msg>) {
+    ) -> Started {
         let cfg = config.current();
-        let tick = Duration::from_millis(cfg.clock.tick_ms.max(1));
+        // The scheduler runs on real time: its tick is the configured simulated tick, sped up.
+        let tick =
+            Duration::from_secs_f64(cfg.clock.tick_ms.max(1) as f64 / 1000.0 / cfg.clock.speedup)
+                .max(Duration::from_millis(1));
         let sched = Scheduler::with_tick(tick).unwrap_or_else(|_| Scheduler::new());
+        let tardiness = metrics.tardiness.clone();
+        let (driver, due_rx) = Driver::builder(sched)
+            .on_tardiness(move |late| tardiness.observe(late.as_secs_f64()))
+            .spawn_channel();
         let (ready_tx, ready_rx) = mpsc::unbounded_channel();
         let engine = Arc::new(Self {
-            sched: Mutex::new(sched),
+            sched: driver.handle(),
             clock: Mutex::new(SimClock::new(start, cfg.clock.speedup)),
             config,
             dns,
@@ -107,12 +124,15 @@ impl Engine {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             limits: Mutex::new(HashMap::new()),
             global: Arc::new(Semaphore::new(GLOBAL_SESSIONS)),
-            wake: Notify::new(),
-            next_wake_ms: AtomicU64::new(u64::MAX),
             sessions: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
         });
-        (engine, ready_rx)
+        Started {
+            engine,
+            driver,
+            due_rx,
+            ready_rx,
+        }
     }
 
     /// Simulated milliseconds now.
@@ -149,40 +169,11 @@ impl Engine {
         }
     }
 
-    /// Pops due messages into the ready queue until `stop` is set.
-    pub(crate) async fn run_scheduler(self: Arc<Self>) {
-        let mut last_error: Option<String> = None;
-        while !self.stopping.load(Ordering::Relaxed) {
-            let cfg = self.config.current();
-            let error = self.config.last_error();
-            if error.is_some() && error != last_error {
-                self.metrics.config_errors.inc();
-            }
-            last_error = error;
-            let real_now = Instant::now();
-            let now_ms = {
-                let mut c = self.clock.lock();
-                c.set_speedup(real_now, cfg.clock.speedup);
-                c.sim_ms(real_now)
-            };
-            self.metrics
-                .config_epoch
-                .set(self.config.loaded_epoch().unwrap_or(0) as i64);
-            let stats = self.dns.stats();
-            self.metrics.dns_hits.set(stats.hits as i64);
-            self.metrics.dns_misses.set(stats.misses as i64);
-
-            let now = Duration::from_millis(now_ms);
-            let (batch, next_due) = {
-                let mut s = self.sched.lock();
-                let batch = s.advance(now);
-                (batch, s.next_due())
-            };
-            for due in batch.into_items() {
-                self.metrics
-                    .tardiness
-                    .observe(due.tardiness(now).as_secs_f64());
-                let msg = due.message;
+    /// Moves the batches the driver pops into the ready queue.
+    pub(crate) async fn run_due(self: Arc<Self>, mut due: mpsc::UnboundedReceiver<DueBatch<Msg>>) {
+        while let Some(batch) = due.recv().await {
+            for item in batch.into_items() {
+                let msg = item.message;
                 self.metrics.scheduled(&msg.queue).dec();
                 if let Some(p) = &msg.provider {
                     self.metrics.scheduled_by_provider(p).dec();
@@ -190,19 +181,30 @@ impl Engine {
                 self.ledger.due(msg.seq);
                 self.make_ready(msg);
             }
-            // Sleep until the next due time (at most 100 ms, so config changes apply quickly),
-            // or until a message due earlier is scheduled.
-            let wake_ms = next_due.map_or(now_ms + 100_000, |d| d.as_millis() as u64);
-            self.next_wake_ms.store(wake_ms, Ordering::Relaxed);
-            let real = self
-                .clock
+        }
+    }
+
+    /// Follows the config (speed of simulated time) and refreshes the gauges that mirror other
+    /// components' state, until the engine stops.
+    pub(crate) async fn run_housekeeping(self: Arc<Self>) {
+        let mut last_error: Option<String> = None;
+        while !self.stopping.load(Ordering::Relaxed) {
+            let cfg = self.config.current();
+            self.clock
                 .lock()
-                .real_duration(wake_ms.saturating_sub(now_ms));
-            let real = real.clamp(Duration::from_millis(1), Duration::from_millis(100));
-            tokio::select! {
-                _ = tokio::time::sleep(real) => {}
-                _ = self.wake.notified() => {}
+                .set_speedup(Instant::now(), cfg.clock.speedup);
+            let error = self.config.last_error();
+            if error.is_some() && error != last_error {
+                self.metrics.config_errors.inc();
             }
+            last_error = error;
+            self.metrics
+                .config_epoch
+                .set(self.config.loaded_epoch().unwrap_or(0) as i64);
+            let stats = self.dns.stats();
+            self.metrics.dns_hits.set(stats.hits as i64);
+            self.metrics.dns_misses.set(stats.misses as i64);
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -374,22 +376,16 @@ impl Engine {
                 return;
             }
         };
-        let due_ms = now_ms + (delay * 1000.0) as u64;
+        let speedup = self.clock.lock().speedup();
+        let due = self.sched.now() + Duration::from_secs_f64(delay / speedup);
         msg.provider = Some(provider.clone());
         let queue = msg.queue.clone();
         let seq = msg.seq;
         self.ledger.deferred(seq);
-        let result = self
-            .sched
-            .lock()
-            .schedule_named(&queue, msg, Duration::from_millis(due_ms));
-        match result {
+        match self.sched.schedule(&queue, msg, due) {
             Ok(_) => {
                 self.metrics.scheduled(&queue).inc();
                 self.metrics.scheduled_by_provider(&provider).inc();
-                if due_ms < self.next_wake_ms.load(Ordering::Relaxed) {
-                    self.wake.notify_one();
-                }
             }
             Err(rejected) if rejected.is_due_now() => {
                 self.ledger.due(seq);

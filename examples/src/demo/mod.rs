@@ -137,6 +137,9 @@ pub enum DemoError {
     /// A self-test request failed.
     #[error("self-test injection failed")]
     Inject(#[source] crate::http::HttpError),
+    /// The self test's final scrape of `/metrics` failed.
+    #[error("self-test scrape of /metrics failed")]
+    Scrape(#[source] crate::snapshot::SnapshotError),
     /// The injection API answered a self-test request with an error status.
     #[error("self-test injection got HTTP {status}: {body}")]
     InjectStatus {
@@ -159,6 +162,7 @@ pub struct Demo {
     tasks: Vec<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
     injector: kumo_inject::Injector,
+    driver: Option<kumo_queue::driver::Driver<engine::Msg>>,
     started: Instant,
 }
 
@@ -212,7 +216,12 @@ impl Demo {
             None => None,
         };
         let registry = metrics.registry.clone();
-        let (engine, ready_rx) = Engine::new(
+        let engine::Started {
+            engine,
+            driver,
+            due_rx,
+            ready_rx,
+        } = Engine::start(
             config,
             dns,
             metrics,
@@ -223,7 +232,8 @@ impl Demo {
             started,
         );
         let tasks = vec![
-            tokio::spawn(engine.clone().run_scheduler()),
+            tokio::spawn(engine.clone().run_due(due_rx)),
+            tokio::spawn(engine.clone().run_housekeeping()),
             tokio::spawn(engine.clone().run_dispatcher(ready_rx)),
         ];
 
@@ -256,6 +266,7 @@ impl Demo {
             tasks,
             server: Some(server),
             injector,
+            driver: Some(driver),
             started,
         })
     }
@@ -331,6 +342,10 @@ impl Demo {
             {
                 abort.abort();
             }
+        }
+        if let Some(driver) = self.driver.take() {
+            // What is still scheduled is dropped with the process (the demo has no spool).
+            drop(driver.shutdown().await);
         }
         for t in self.tasks.drain(..) {
             t.abort();

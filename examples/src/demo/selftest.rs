@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::{Demo, DemoError, DemoOptions};
 use crate::http::{self, Target};
 use crate::ledger::Summary;
+use crate::snapshot::Snapshot;
 use crate::zones::domain_for;
 
 /// Recipients per injection request.
@@ -28,12 +29,24 @@ pub struct SelftestReport {
     pub left_scheduled: u64,
     /// Whether the run finished before the time limit.
     pub finished: bool,
+    /// `/metrics` scraped at the end (gzip, through the streaming parser): delivered and bounced
+    /// totals, which must equal the ledger's.
+    pub metrics_delivered: f64,
+    /// See [`SelftestReport::metrics_delivered`].
+    pub metrics_bounced: f64,
+    /// The 99th percentile of the scheduler's pop tardiness, in seconds, from `/metrics`.
+    pub tardiness_p99: f64,
 }
 
 impl SelftestReport {
     /// True when every recipient was injected and ended exactly once, and nothing is left.
     pub fn ok(&self) -> bool {
-        self.finished && self.refused == 0 && self.left_scheduled == 0 && self.summary.balanced()
+        self.finished
+            && self.refused == 0
+            && self.left_scheduled == 0
+            && self.summary.balanced()
+            && self.metrics_delivered == self.summary.delivered as f64
+            && self.metrics_bounced == self.summary.bounced as f64
     }
 }
 
@@ -43,6 +56,16 @@ impl fmt::Display for SelftestReport {
         writeln!(f, "  http requests    {:>10}", self.requests)?;
         writeln!(f, "  refused at inject{:>10}", self.refused)?;
         writeln!(f, "  left scheduled   {:>10}", self.left_scheduled)?;
+        writeln!(
+            f,
+            "  /metrics         {:>10}  delivered, {} bounced (must match the ledger)",
+            self.metrics_delivered, self.metrics_bounced
+        )?;
+        writeln!(
+            f,
+            "  pop tardiness    {:>10.3}  s at p99",
+            self.tardiness_p99
+        )?;
         write!(
             f,
             "selftest {}",
@@ -133,7 +156,19 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let left_scheduled = demo.status().scheduled;
+    let metrics = Target::from_addr(demo.http_addr(), "/metrics");
+    let snap = tokio::task::spawn_blocking(move || Snapshot::fetch(&metrics, true))
+        .await
+        .map_err(|e| DemoError::InjectStatus {
+            status: 0,
+            body: format!("scrape task failed: {e}"),
+        })?
+        .map_err(DemoError::Scrape)?;
+    let total = snap.total();
     Ok(SelftestReport {
+        metrics_delivered: total.delivered,
+        metrics_bounced: total.fail,
+        tardiness_p99: snap.tardiness.as_ref().map_or(0.0, |h| h.quantile(0.99)),
         summary: demo.ledger().summary(Some(n), started.elapsed()),
         requests,
         refused,

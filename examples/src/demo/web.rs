@@ -51,7 +51,7 @@ pub(crate) fn status(engine: &Engine) -> Status {
     Status {
         injected: engine.ledger.injected_count(),
         pending: engine.ledger.pending(),
-        scheduled: engine.sched.lock().len() as u64,
+        scheduled: engine.sched.with(|s| s.len() as u64).unwrap_or(0),
         config_dir: engine.config.dir().display().to_string(),
         config_epoch: engine.config.epoch(),
         config_applied_epoch: engine.config.loaded_epoch(),
