@@ -107,7 +107,23 @@ impl SinkError {
 }
 
 /// Checked before a request is parsed: lets the host refuse work (HTTP 503) when it is shutting
-/// down, short of memory or disk, or not ready yet.
+/// down, short of memory or disk, or not ready yet. Closures `Fn() -> Result<(), Refusal>`
+/// implement it.
+///
+/// # Examples
+///
+/// ```
+/// use kumo_inject::{Admission, Refusal};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let disk_full = Arc::new(AtomicBool::new(true));
+/// let flag = disk_full.clone();
+/// let check = move || if flag.load(Ordering::Relaxed) { Err(Refusal::LowDisk) } else { Ok(()) };
+/// assert_eq!(check.check(), Err(Refusal::LowDisk));
+/// disk_full.store(false, Ordering::Relaxed);
+/// assert_eq!(check.check(), Ok(()));
+/// ```
 pub trait Admission: Send + Sync + 'static {
     /// `Ok` to take the request.
     ///

@@ -1,6 +1,6 @@
 //! The axum router for `POST /api/inject/v1`, with KumoMTA's status codes.
 
-use crate::injector::{InjectError, Injected, Injector, RequestContext};
+use crate::injector::{InjectError, Injector, RequestContext};
 use crate::model::InjectRequest;
 use crate::ratelimit::{RateKeyContext, RateLimited, RecipientRateLimit};
 use axum::Router;
@@ -248,7 +248,6 @@ async fn handle(State(st): State<Arc<HttpState>>, req: Request) -> Response {
             if let Ok(v) = HeaderValue::from_str(done.batch_id().as_str()) {
                 r.headers_mut().insert(BATCH_ID_HEADER, v);
             }
-            let _: &Injected = &done;
             r
         }
         Err(e) => inject_error(&e),

@@ -161,6 +161,8 @@ pub use address::AddressError;
 pub use batch::{
     Batch, BatchId, GenerateContext, GenerateOptions, GeneratedMessage, InvalidBatchId,
 };
+/// Re-exported: [`GeneratedMessage::data`] is a `bytes::Bytes`.
+pub use bytes;
 pub use error::{AttachmentError, MessageError, RecipientError, RequestError};
 pub use host::{
     Admission, AlwaysAdmit, BatchReport, Durability, MessageSink, RecipientFailure, Refusal,
@@ -185,6 +187,8 @@ pub use model::{
     Attachment, Builder, Content, FromHeader, InjectRequest, InjectResponse, ParseError, Recipient,
     TemplateDialect, TraceHeaders,
 };
+/// Re-exported: substitutions and metadata are `serde_json::Value`s.
+pub use serde_json;
 
 pub mod ratelimit;
 pub use ratelimit::{

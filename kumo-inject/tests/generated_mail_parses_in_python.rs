@@ -49,11 +49,12 @@ fn cases() -> Vec<Case> {
     let recipients: Vec<Value> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| json!({"email": format!("user{i}@example.org"), "name": n, "substitutions": {"n": i}}))
+        .map(|(i, n)| json!({"email": format!("user{i}@example.org"), "name": n, "substitutions": {"n": i}, "metadata": {"campaign": "spring", "n": i}}))
         .collect();
     let req = json!({
         "envelope_sender": "bounce@example.com",
         "recipients": recipients,
+        "trace_headers": {"received_header": true, "include_meta_names": ["campaign"]},
         "content": {
             "from": {"email": "news@example.com", "name": "Ex, News \"Daily\" 📰"},
             "reply_to": {"email": "help@example.com", "name": "Help Desk"},
