@@ -70,6 +70,9 @@ impl HickoryOptions {
 /// address and port, including a loopback test server).
 ///
 /// Must be used inside a tokio runtime. Lookups are fully qualified: no search domains apply.
+///
+/// DNSSEC: a `DnssecBogus` error from hickory maps to [`LookupError::Bogus`], but this adapter
+/// does not read hickory's validation proofs, so [`Answer::secure`] is always `false` here.
 #[derive(Debug, Clone)]
 pub struct HickoryResolver {
     inner: Arc<TokioResolver>,
