@@ -1,5 +1,6 @@
 //! The Redis backend refuses a batch larger than the burst too, in both modes, and spends nothing
 //! on it; within the burst, the answers carry the header values.
+#![cfg(feature = "redis")]
 
 mod ratelimit_support;
 

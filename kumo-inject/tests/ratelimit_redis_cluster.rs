@@ -3,6 +3,7 @@
 //! admitted stays within the GCRA bound (5,000 plus the burst), and each client is refused (reject
 //! mode) or waits (wait mode) once the limit is reached. Runs the Lua-script path (the test server
 //! has no redis-cell module).
+#![cfg(feature = "redis")]
 
 mod ratelimit_support;
 

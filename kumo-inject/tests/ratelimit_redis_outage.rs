@@ -2,6 +2,7 @@
 //! closed refuses with `Unavailable`, fallback uses the local limit), nothing panics, the outcomes
 //! are counted, and service through Redis resumes when the same server comes back on the same
 //! port. Uses a private redis-server on a free loopback port (`KUMO_TEST_REDIS_SERVER`).
+#![cfg(feature = "redis")]
 
 mod ratelimit_support;
 

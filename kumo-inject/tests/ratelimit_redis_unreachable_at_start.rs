@@ -1,5 +1,6 @@
 //! Building a Redis limiter when nothing listens, or with a bad URL or configuration, is a typed
 //! error (no panic, no hang past the connect timeout). Needs no Redis.
+#![cfg(feature = "redis")]
 
 mod ratelimit_support;
 

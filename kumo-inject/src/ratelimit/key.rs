@@ -31,6 +31,7 @@ impl<'a> KeyRef<'a> {
         }
     }
 
+    #[cfg(feature = "redis")]
     /// The key's scope as text, for a shared backend: `global`, `t`, `t:NAME`, `p`, `p:ADDR`.
     /// Requests without a tenant (peer) get `t` (`p`), which no named key can produce.
     pub(crate) fn scope(&self) -> String {
@@ -116,6 +117,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "redis")]
     fn scopes_do_not_collide() {
         assert_eq!(KeyRef::Tenant(Some("a")).scope(), "t:a");
         assert_eq!(KeyRef::Tenant(None).scope(), "t");

@@ -258,6 +258,7 @@ impl RecipientRateLimit {
         &self.inner.backend
     }
 
+    #[cfg(feature = "redis")]
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
     }
