@@ -288,6 +288,13 @@ fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
             Expect::Recipient(0, "fuel"),
         ),
         (
+            "recursion bomb hits the recursion limit",
+            j(builder(
+                json!({"text_body": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"}),
+            )),
+            Expect::Recipient(0, "recursion limit exceeded"),
+        ),
+        (
             "string bomb is cut at the size limit",
             j(builder(
                 json!({"text_body": "{% for a in range(1000) %}{{ 'x' * 90000000 }}{% endfor %}"}),
