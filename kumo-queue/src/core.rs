@@ -79,6 +79,8 @@ impl Sink for Ids<'_> {
 }
 
 pub(crate) const LEVELS: usize = 4;
+/// Entries copied out of a chunk at a time while cascading.
+const BLOCK: usize = 32;
 pub(crate) const SLOTS: usize = 256;
 
 /// A slot's list of chunks and its counters.
@@ -182,6 +184,35 @@ impl WheelCore {
         let slot = &mut self.slots[s];
         slot.stale = slot.stale.max(1);
         self.file_at(pool, s, e);
+    }
+
+    /// Files a run of entries into slot `s`, a chunk's worth at a time.
+    fn file_run(&mut self, pool: &mut ChunkPool, s: usize, mut run: &[Entry]) {
+        if run.len() == 1 {
+            self.file_at(pool, s, run[0]);
+            return;
+        }
+        let slot = &mut self.slots[s];
+        slot.len += run.len() as u32;
+        self.entries += run.len();
+        if slot.head == NIL {
+            self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
+        }
+        while !run.is_empty() {
+            let head = slot.head;
+            if head != NIL {
+                let ch = pool.get_mut(head);
+                let used = ch.len as usize;
+                let k = (CHUNK - used).min(run.len());
+                if k > 0 {
+                    ch.entries[used..used + k].copy_from_slice(&run[..k]);
+                    ch.len += k as u32;
+                    run = &run[k..];
+                    continue;
+                }
+            }
+            slot.head = pool.alloc(head);
+        }
     }
 
     #[inline]
@@ -409,27 +440,41 @@ impl WheelCore {
                 f.pop_run(&pool.get(c).entries[..n]);
                 self.len -= n;
             } else if !dirty {
-                // Read the chunk a cache line (8 entries) at a time, then file them.
+                // Copy the chunk out a block at a time (it cannot be borrowed while other
+                // chunks are written), then file runs of entries bound for the same slot
+                // together: a burst due in one second moves at copy speed.
                 let mut i = 0;
                 while i < n {
-                    let k = (n - i).min(8);
-                    let mut block = [Entry::default(); 8];
-                    if k == 8 {
-                        if let Ok(b) = <[Entry; 8]>::try_from(&pool.get(c).entries[i..i + 8]) {
+                    let k = (n - i).min(BLOCK);
+                    let mut block = [Entry::default(); BLOCK];
+                    if k == BLOCK {
+                        if let Ok(b) =
+                            <[Entry; BLOCK]>::try_from(&pool.get(c).entries[i..i + BLOCK])
+                        {
                             block = b;
                         }
                     } else {
-                        for (j, b) in block.iter_mut().enumerate().take(k) {
-                            *b = pool.get(c).entries[i + j];
-                        }
+                        block[..k].copy_from_slice(&pool.get(c).entries[i..i + k]);
                     }
-                    for &e in &block[..k] {
+                    let mut start = 0;
+                    while start < k {
+                        let e = block[start];
                         if e.due == cur {
                             self.len -= 1;
                             f.pop(e.id, e.due);
-                        } else {
-                            self.file(pool, e);
+                            start += 1;
+                            continue;
                         }
+                        let target = self.locate(e.due);
+                        let mut end = start + 1;
+                        while end < k
+                            && block[end].due != cur
+                            && self.locate(block[end].due) == target
+                        {
+                            end += 1;
+                        }
+                        self.file_run(pool, target, &block[start..end]);
+                        start = end;
                     }
                     i += k;
                 }
@@ -513,7 +558,7 @@ mod tests {
 
     #[test]
     fn compaction_keeps_live_entries_once() {
-        let mut pool = ChunkPool::new(2);
+        let mut pool = ChunkPool::new();
         let mut dues = Paged::default();
         let mut w = WheelCore::new(0);
         // 1200 ids in one level-1 slot, then cancel most of them.

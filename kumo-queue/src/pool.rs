@@ -39,12 +39,14 @@ impl Chunk {
     };
 }
 
+/// log2 of chunks per segment: 16 chunks of 2 KiB make a 32 KiB segment.
+const SHIFT: u32 = 4;
+const PER_SEGMENT: usize = 1 << SHIFT;
+
 /// The pool of chunks.
 #[derive(Debug)]
 pub(crate) struct ChunkPool {
-    segments: Vec<Box<[Chunk]>>,
-    /// log2 of chunks per segment.
-    shift: u32,
+    segments: Vec<Box<[Chunk; PER_SEGMENT]>>,
     free: u32,
     /// Chunks carved out of segments so far.
     carved: u32,
@@ -53,11 +55,10 @@ pub(crate) struct ChunkPool {
 }
 
 impl ChunkPool {
-    /// A pool whose segments hold `1 << shift` chunks each.
-    pub(crate) fn new(shift: u32) -> Self {
+    /// An empty pool.
+    pub(crate) fn new() -> Self {
         Self {
             segments: Vec::new(),
-            shift,
             free: NIL,
             carved: 0,
             in_use: 0,
@@ -66,13 +67,12 @@ impl ChunkPool {
 
     #[inline]
     pub(crate) fn get(&self, c: u32) -> &Chunk {
-        &self.segments[(c >> self.shift) as usize][(c & ((1 << self.shift) - 1)) as usize]
+        &self.segments[(c >> SHIFT) as usize][(c as usize) % PER_SEGMENT]
     }
 
     #[inline]
     pub(crate) fn get_mut(&mut self, c: u32) -> &mut Chunk {
-        let mask = (1 << self.shift) - 1;
-        &mut self.segments[(c >> self.shift) as usize][(c & mask) as usize]
+        &mut self.segments[(c >> SHIFT) as usize][(c as usize) % PER_SEGMENT]
     }
 
     /// An empty chunk whose `next` is `next`.
@@ -84,9 +84,12 @@ impl ChunkPool {
             c
         } else {
             let c = self.carved;
-            if (c >> self.shift) as usize >= self.segments.len() {
-                let seg: Vec<Chunk> = vec![Chunk::EMPTY; 1 << self.shift];
-                self.segments.push(seg.into_boxed_slice());
+            if (c >> SHIFT) as usize >= self.segments.len() {
+                let seg: Vec<Chunk> = vec![Chunk::EMPTY; PER_SEGMENT];
+                // A vector of PER_SEGMENT chunks always converts.
+                if let Ok(seg) = <Box<[Chunk; PER_SEGMENT]>>::try_from(seg.into_boxed_slice()) {
+                    self.segments.push(seg);
+                }
             }
             self.carved += 1;
             c
@@ -114,12 +117,12 @@ impl ChunkPool {
 
     /// Chunks allocated from the system (in use or free).
     pub(crate) fn capacity(&self) -> u32 {
-        u32::try_from(self.segments.len() << self.shift).unwrap_or(u32::MAX)
+        u32::try_from(self.segments.len() << SHIFT).unwrap_or(u32::MAX)
     }
 
     /// Releases every chunk and segment.
     pub(crate) fn clear(&mut self) {
-        *self = Self::new(self.shift);
+        *self = Self::new();
     }
 }
 
@@ -129,18 +132,19 @@ mod tests {
 
     #[test]
     fn freed_chunks_are_reused_before_new_ones() {
-        let mut p = ChunkPool::new(1);
+        let mut p = ChunkPool::new();
         let a = p.alloc(NIL);
         let b = p.alloc(a);
         assert_eq!(p.get(b).next, a);
-        assert_eq!(p.capacity(), 2);
+        assert_eq!(p.capacity(), PER_SEGMENT as u32);
         p.free(a);
         let c = p.alloc(NIL);
         assert_eq!(c, a);
-        let d = p.alloc(NIL);
-        assert_eq!(p.capacity(), 4);
-        assert_eq!(p.in_use(), 3);
-        assert_ne!(d, b);
+        for _ in 0..PER_SEGMENT - 1 {
+            p.alloc(NIL);
+        }
+        assert_eq!(p.capacity(), 2 * PER_SEGMENT as u32);
+        assert_eq!(p.in_use(), PER_SEGMENT as u32 + 1);
         assert_eq!(std::mem::size_of::<Chunk>(), 2048);
     }
 }

@@ -7,9 +7,6 @@ use crate::pool::ChunkPool;
 use crate::time::TickClock;
 use std::time::Duration;
 
-/// Chunks per pool segment for a stand-alone wheel: 16 chunks of 2 KiB.
-const SEGMENT_SHIFT: u32 = 4;
-
 /// A compact, clock-free timer wheel for `u32` ids (typically the caller's slab indices).
 ///
 /// Time is a [`Duration`] since an epoch that the caller chooses (for example the `Instant` its
@@ -128,7 +125,7 @@ impl TimerWheel {
         Self {
             clock,
             core: WheelCore::new(0),
-            pool: ChunkPool::new(SEGMENT_SHIFT),
+            pool: ChunkPool::new(),
             dues: Paged::default(),
             id_limit: u32::MAX,
         }

@@ -54,7 +54,7 @@ impl Default for TimerWheelPerQueue {
         Self {
             wheels: Vec::new(),
             active: Vec::new(),
-            pool: ChunkPool::new(2),
+            pool: ChunkPool::new(),
             dues: Paged::default(),
             owners: Paged::default(),
             cur: 0,

@@ -20,7 +20,7 @@ impl Default for SingletonTimerWheel {
     fn default() -> Self {
         Self {
             core: WheelCore::new(0),
-            pool: ChunkPool::new(4),
+            pool: ChunkPool::new(),
             dues: Paged::default(),
         }
     }
