@@ -100,7 +100,7 @@ impl Default for ConfigEpochBuilder {
     fn default() -> Self {
         Self {
             patterns: Vec::new(),
-            full_rehash_every: 60,
+            full_rehash_every: 360,
             racy_window: Duration::from_secs(2),
             handle: None,
         }
@@ -124,8 +124,10 @@ impl ConfigEpochBuilder {
         self
     }
 
-    /// Re-hashes every file on every `n`th scan regardless of its metadata (default 60; 0
-    /// disables). A safety net for filesystems whose metadata cannot be trusted.
+    /// Re-hashes every file on every `n`th scan regardless of its metadata (default 360, an
+    /// hour at the default 10 s interval; 0 disables). A safety net for filesystems whose
+    /// metadata cannot be trusted: size, mtime, ctime, inode and the racy window already catch
+    /// every write on a local filesystem.
     pub fn full_rehash_every(mut self, n: u32) -> Self {
         self.full_rehash_every = n;
         self
