@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             }
             _ => false,
         };
-        if !ok || interval.is_nan() || interval <= 0.0 {
+        if !ok || !interval.is_finite() || interval <= 0.0 {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
@@ -72,18 +72,15 @@ fn main() -> ExitCode {
             }
         };
         let fetched = t0.elapsed();
-        let done: HashMap<String, f64> = snap
-            .queues
-            .iter()
-            .map(|(q, r)| (q.clone(), r.delivered + r.fail))
-            .collect();
-        let rates: HashMap<&str, f64> = match &previous {
+        let ended = snap.ended();
+        let rates: HashMap<String, f64> = match &previous {
             Some((at, before)) => {
-                let secs = at.elapsed().as_secs_f64().max(1e-3);
-                done.iter()
+                let secs = t0.duration_since(*at).as_secs_f64().max(1e-3);
+                ended
+                    .iter()
                     .map(|(q, d)| {
                         (
-                            q.as_str(),
+                            q.clone(),
                             (d - before.get(q).copied().unwrap_or(0.0)) / secs,
                         )
                     })
@@ -91,58 +88,19 @@ fn main() -> ExitCode {
             }
             None => HashMap::new(),
         };
-        let mut rows: Vec<_> = snap.queues.iter().collect();
-        rows.sort_by(|a, b| {
-            b.1.queued()
-                .total_cmp(&a.1.queued())
-                .then(
-                    rates
-                        .get(b.0.as_str())
-                        .unwrap_or(&0.0)
-                        .total_cmp(rates.get(a.0.as_str()).unwrap_or(&0.0)),
-                )
-                .then(a.0.cmp(b.0))
-        });
         if !once {
-            print!("\x1b[2J\x1b[H");
+            print!("\x1b[2J\x1b[H"); // clear the screen
         }
-        let total = snap.total();
         println!(
-            "kumo top  {url}  {} queues  scheduled {}  ready {}  delivered {}  bounced {}  (scrape {} series in {:.1} ms)",
-            snap.queues.len(),
-            total.scheduled,
-            total.ready,
-            total.delivered,
-            total.fail,
+            "kumo top  {url}  (scraped {} series in {:.1} ms)",
             snap.samples,
             fetched.as_secs_f64() * 1000.0
         );
-        if let Some(h) = &snap.tardiness {
-            println!(
-                "pop tardiness p50 {:.2}s  p99 {:.2}s  ({} pops)",
-                h.quantile(0.5),
-                h.quantile(0.99),
-                h.count.unwrap_or(0.0)
-            );
-        }
-        println!();
-        println!(
-            "{:<28} {:>10} {:>8} {:>11} {:>10} {:>9} {:>9}",
-            "QUEUE", "SCHEDULED", "READY", "DELIVERED", "TRANSFAIL", "BOUNCED", "DONE/s"
-        );
-        for (q, r) in rows.into_iter().take(limit) {
-            let rate = rates
-                .get(q.as_str())
-                .map_or("-".to_owned(), |r| format!("{r:.1}"));
-            println!(
-                "{:<28} {:>10} {:>8} {:>11} {:>10} {:>9} {:>9}",
-                q, r.scheduled, r.ready, r.delivered, r.transfail, r.fail, rate
-            );
-        }
+        print!("{}", snap.render_top(&rates, limit));
         if once {
             return ExitCode::SUCCESS;
         }
-        previous = Some((t0, done));
+        previous = Some((t0, ended));
         std::thread::sleep(Duration::from_secs_f64(interval).saturating_sub(t0.elapsed()));
     }
 }

@@ -2,7 +2,8 @@
 //! arrives: per-queue and per-provider counts, connection attempts, pop tardiness. The `top` and
 //! `queue-summary` examples print it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use kumo_metrics::{HistogramSeries, Item, ParseError, Parser};
 
@@ -192,6 +193,132 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Messages ended (delivered or bounced) per queue, for rates between two snapshots.
+    pub fn ended(&self) -> HashMap<String, f64> {
+        self.queues
+            .iter()
+            .map(|(q, r)| (q.clone(), r.delivered + r.fail))
+            .collect()
+    }
+
+    /// The `top` table: the `limit` busiest queues (most messages waiting, then fastest), with
+    /// the rate of ended messages per second when `rates` has one.
+    pub fn render_top(&self, rates: &HashMap<String, f64>, limit: usize) -> String {
+        let rate = |q: &str| rates.get(q).copied().unwrap_or(0.0);
+        let mut rows: Vec<_> = self.queues.iter().collect();
+        rows.sort_by(|a, b| {
+            b.1.queued()
+                .total_cmp(&a.1.queued())
+                .then(rate(b.0).total_cmp(&rate(a.0)))
+                .then(a.0.cmp(b.0))
+        });
+        let t = self.total();
+        let mut out = format!(
+            "{} queues  scheduled {}  ready {}  delivered {}  bounced {}\n",
+            self.queues.len(),
+            t.scheduled,
+            t.ready,
+            t.delivered,
+            t.fail
+        );
+        if let Some(h) = self
+            .tardiness
+            .as_ref()
+            .filter(|h| h.count.unwrap_or(0.0) > 0.0)
+        {
+            let _ = writeln!(
+                out,
+                "pop tardiness p50 {:.3}s  p99 {:.3}s  ({} pops)",
+                h.quantile(0.5),
+                h.quantile(0.99),
+                h.count.unwrap_or(0.0)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:>10} {:>8} {:>11} {:>10} {:>9} {:>9}",
+            "QUEUE", "SCHEDULED", "READY", "DELIVERED", "TRANSFAIL", "BOUNCED", "DONE/s"
+        );
+        for (q, r) in rows.into_iter().take(limit) {
+            let per_sec = rates.get(q).map_or("-".to_owned(), |r| format!("{r:.1}"));
+            let _ = writeln!(
+                out,
+                "{q:<28} {:>10} {:>8} {:>11} {:>10} {:>9} {per_sec:>9}",
+                r.scheduled, r.ready, r.delivered, r.transfail, r.fail
+            );
+        }
+        out
+    }
+
+    /// The `queue-summary` report: per provider, per queue, totals, and the busiest MX addresses.
+    pub fn render_summary(&self) -> String {
+        let mut out = String::new();
+        let sorted = |m: &BTreeMap<String, Row>| {
+            let mut v: Vec<(String, Row)> = m.iter().map(|(k, r)| (k.clone(), *r)).collect();
+            v.sort_by(|a, b| {
+                b.1.queued()
+                    .total_cmp(&a.1.queued())
+                    .then(b.1.delivered.total_cmp(&a.1.delivered))
+                    .then(a.0.cmp(&b.0))
+            });
+            v
+        };
+        let _ = writeln!(
+            out,
+            "{:<28} {:>10} {:>11} {:>10} {:>9}",
+            "PROVIDER", "SCHEDULED", "DELIVERED", "TRANSFAIL", "BOUNCED"
+        );
+        for (p, r) in sorted(&self.providers) {
+            let _ = writeln!(
+                out,
+                "{p:<28} {:>10} {:>11} {:>10} {:>9}",
+                r.scheduled, r.delivered, r.transfail, r.fail
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<28} {:>10} {:>8} {:>11} {:>10} {:>9}",
+            "QUEUE", "SCHEDULED", "READY", "DELIVERED", "TRANSFAIL", "BOUNCED"
+        );
+        for (q, r) in sorted(&self.queues) {
+            let _ = writeln!(
+                out,
+                "{q:<28} {:>10} {:>8} {:>11} {:>10} {:>9}",
+                r.scheduled, r.ready, r.delivered, r.transfail, r.fail
+            );
+        }
+        let t = self.total();
+        let _ = writeln!(
+            out,
+            "\ntotal: injected {}  delivered {}  bounced {}  waiting {} (scheduled {}, ready {})",
+            self.injected,
+            t.delivered,
+            t.fail,
+            t.queued(),
+            t.scheduled,
+            t.ready
+        );
+        let mut conns: Vec<_> = self.connections.iter().collect();
+        conns.sort_by(|a, b| b.1.attempts.total_cmp(&a.1.attempts).then(a.0.cmp(b.0)));
+        if !conns.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{:<42} {:<22} {:>9} {:>9}",
+                "MX HOST", "ADDRESS", "ATTEMPTS", "FAILED"
+            );
+            for ((host, addr), c) in conns.into_iter().take(12) {
+                let _ = writeln!(
+                    out,
+                    "{host:<42} {addr:<22} {:>9} {:>9}",
+                    c.attempts, c.failures
+                );
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +373,48 @@ timeq_pop_tardiness_count 4
         }
         p.finish(&mut |i: Item<'_>| snap.add(i)).unwrap();
         assert_eq!(snap, whole);
+    }
+
+    #[test]
+    fn top_orders_by_waiting_then_rate() {
+        let s = Snapshot::parse(TEXT.as_bytes()).unwrap();
+        let rates = HashMap::from([("gmail.test".to_owned(), 2.5)]);
+        let top = s.render_top(&rates, 10);
+        let lines: Vec<&str> = top.lines().collect();
+        assert!(
+            lines[0].starts_with("2 queues  scheduled 4  ready 2  delivered 10"),
+            "{top}"
+        );
+        assert!(lines[1].starts_with("pop tardiness p50"), "{top}");
+        let gmail = lines
+            .iter()
+            .position(|l| l.starts_with("gmail.test"))
+            .unwrap();
+        let odd = lines.iter().position(|l| l.starts_with("odd")).unwrap();
+        assert!(gmail < odd, "5 waiting before 1 waiting: {top}");
+        assert!(lines[gmail].trim_end().ends_with("2.5"), "{top}");
+        assert!(lines[odd].trim_end().ends_with('-'), "{top}");
+        assert_eq!(
+            s.render_top(&rates, 1)
+                .lines()
+                .filter(|l| l.starts_with("odd"))
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn summary_lists_providers_queues_and_connections() {
+        let s = Snapshot::parse(TEXT.as_bytes()).unwrap();
+        let text = s.render_summary();
+        assert!(text.contains("google.test"), "{text}");
+        assert!(text.contains("gmail.test"), "{text}");
+        assert!(
+            text.contains("total: injected 20  delivered 10  bounced 0  waiting 6"),
+            "{text}"
+        );
+        assert!(text.contains("mx1.example.test"), "{text}");
+        assert_eq!(s.ended()["gmail.test"], 10.0);
     }
 
     #[test]

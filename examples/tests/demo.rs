@@ -349,6 +349,15 @@ async fn trace_stream_follows_one_session_until_it_closes() {
     );
     assert!(events.first().unwrap().is_opening());
     assert!(events.last().unwrap().is_closing());
+    // The session tells what happened to its message.
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.payload,
+            kumo_trace::Payload::MessageDisposition(m)
+                if m.disposition == kumo_trace::Disposition::Delivered && m.detail.as_deref().is_some_and(|d| d.starts_with("250"))
+        )),
+        "{events:?}"
+    );
     // terse: the message data is abbreviated to its first line.
     assert!(
         events
@@ -356,6 +365,51 @@ async fn trace_stream_follows_one_session_until_it_closes() {
             .any(|e| matches!(e.payload, kumo_trace::Payload::AbbreviatedWrite { .. }))
     );
     demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_option_resolves_through_the_given_server_and_servfail_is_temporary() {
+    let dns = kumo_dns::server::LoopbackDnsServer::start(kumo_examples::zones::ZONE_TEXT)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_defaults(dir.path(), Profile::Selftest).unwrap();
+    set_weights(dir.path(), 1.0, 0.0, 0.0);
+    let demo = Demo::start(DemoOptions {
+        dns: Some(dns.addr()),
+        config: Some(dir.path().to_owned()),
+        profile: Profile::Selftest,
+        ..DemoOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(demo.dns_addr(), None, "no in-process server with --dns");
+    inject(&demo, vec!["a@example.test".into(), "b@nullmx.test".into()]).await;
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    let s = demo.ledger().summary(Some(2), demo.uptime());
+    assert_eq!((s.delivered, s.bounced, s.retries), (1, 1, 0), "{s}");
+    assert!(dns.queries_for("example.test") >= 1);
+
+    // SERVFAIL is temporary: the message is retried (never sent to an implicit MX), and bounces
+    // only when it expires (max_age, 1.5 s of real time in the self-test profile).
+    dns.set_fault("outlook.test", Some(kumo_dns::Fault::ServFail));
+    inject(&demo, vec!["c@outlook.test".into()]).await;
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    let s = demo.ledger().summary(Some(3), demo.uptime());
+    assert_eq!((s.delivered, s.bounced), (1, 2), "{s}");
+    assert!(s.retries >= 1, "{s}");
+    let snap = Snapshot::parse(&get(&demo, "/metrics", &[]).await.body).unwrap();
+    assert!(
+        snap.queues["outlook.test"].transfail >= 2.0,
+        "{:?}",
+        snap.queues
+    );
+    assert!(
+        !snap.connections.keys().any(|(h, _)| h.contains("outlook")),
+        "no connection attempted"
+    );
+    demo.shutdown().await;
+    dns.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,10 @@ use bytes::Bytes;
 use kumo_dns::{FamilyPolicy, HickoryResolver, MxCache, PlanPolicy};
 use kumo_queue::driver::{Driver, DriverHandle};
 use kumo_queue::{DueBatch, Scheduler};
-use kumo_trace::{ConnMeta, Level, Payload, SessionKey, Side, TraceEvent, TraceHub};
+use kumo_trace::{
+    ConnMeta, Disposition as Traced, Level, MessageDisposition, Payload, SessionKey, Side,
+    TraceEvent, TraceHub,
+};
 use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -40,6 +43,8 @@ type SessionLimits = HashMap<Arc<str>, (u32, Arc<Semaphore>)>;
 #[derive(Debug)]
 pub(crate) struct Msg {
     pub(crate) seq: Seq,
+    /// The `Message-ID` kumo-inject gave it.
+    pub(crate) id: String,
     /// The queue: the recipient domain as an A-label.
     pub(crate) queue: Arc<str>,
     pub(crate) sender: String,
@@ -52,6 +57,9 @@ pub(crate) struct Msg {
     /// The provider, once an MX resolution told it.
     pub(crate) provider: Option<Arc<str>>,
 }
+
+/// How a session ended for its message, for the trace: the disposition and its detail.
+type Ending = (Traced, String);
 
 /// A new engine and the pieces its tasks consume.
 pub(crate) struct Started {
@@ -258,11 +266,13 @@ impl Engine {
                     level: Level::Warn,
                     message: reason.clone(),
                 });
-                if e.is_permanent() {
-                    self.bounce(msg, &provider, &reason);
+                let who = self.who(&msg);
+                let ending = if e.is_permanent() {
+                    self.bounce(msg, &provider, reason)
                 } else {
-                    self.defer(msg, provider, &reason);
-                }
+                    self.defer(msg, provider, &reason)
+                };
+                self.trace_ending(&trace, who, ending);
                 trace(Payload::Closed);
                 return;
             }
@@ -326,44 +336,67 @@ impl Engine {
                 message: outcome.response.clone(),
             });
         }
-        match outcome.disposition {
-            Disposition::Delivered => {
-                if let Some(md) = &self.maildir
-                    && let Err(e) = md.deliver(&msg.data)
-                {
+        let who = self.who(&msg);
+        let ending = match outcome.disposition {
+            Disposition::Delivered => match self.maildir.as_ref().map(|md| md.deliver(&msg.data)) {
+                Some(Err(e)) => {
                     self.metrics.maildir_errors.inc();
                     let reason = format!("451 4.3.0 {}", super::config::error_chain(&e));
                     trace(Payload::Diagnostic {
                         level: Level::Error,
                         message: reason.clone(),
                     });
-                    self.defer(msg, provider, &reason);
-                    trace(Payload::Closed);
-                    return;
+                    self.defer(msg, provider, &reason)
                 }
-                self.metrics.delivered(&msg.queue, &provider);
-                self.ledger.delivered(msg.seq);
-                trace(Payload::Diagnostic {
-                    level: Level::Info,
-                    message: "delivered".into(),
-                });
-            }
-            Disposition::Permanent => self.bounce(msg, &provider, &outcome.response),
+                _ => {
+                    self.metrics.delivered(&msg.queue, &provider);
+                    self.ledger.delivered(msg.seq);
+                    (Traced::Delivered, outcome.response)
+                }
+            },
+            Disposition::Permanent => self.bounce(msg, &provider, outcome.response),
             _ => {
                 msg.provider = Some(provider.clone());
-                self.defer(msg, provider, &outcome.response);
+                self.defer(msg, provider, &outcome.response)
             }
-        }
+        };
+        self.trace_ending(&trace, who, ending);
         trace(Payload::Closed);
     }
 
-    fn bounce(&self, msg: Msg, provider: &str, _reason: &str) {
+    /// The message's id, sender, recipient and queue, copied only when somebody traces.
+    fn who(&self, msg: &Msg) -> Option<MessageDisposition> {
+        self.trace.has_subscribers().then(|| MessageDisposition {
+            id: msg.id.clone(),
+            disposition: Traced::Obtained,
+            sender: msg.sender.clone(),
+            recipients: vec![msg.recipient.clone()],
+            queue: Some(msg.queue.to_string()),
+            detail: None,
+        })
+    }
+
+    fn trace_ending(
+        &self,
+        trace: &impl Fn(Payload),
+        who: Option<MessageDisposition>,
+        ending: Ending,
+    ) {
+        if let Some(mut m) = who {
+            m.disposition = ending.0;
+            m.detail = Some(ending.1);
+            trace(Payload::MessageDisposition(Box::new(m)));
+        }
+    }
+
+    fn bounce(&self, msg: Msg, provider: &str, reason: String) -> Ending {
         self.metrics.fail(&msg.queue, provider);
         self.ledger.bounced(msg.seq);
+        (Traced::Bounced, reason)
     }
 
     /// A temporary failure: retry on the schedule, or bounce when the message would expire.
-    fn defer(&self, mut msg: Msg, provider: Arc<str>, reason: &str) {
+    fn defer(&self, mut msg: Msg, provider: Arc<str>, reason: &str) -> Ending {
         self.metrics.transfail(&msg.queue, &provider);
         let cfg = self.config.current();
         msg.failures += 1;
@@ -372,8 +405,8 @@ impl Engine {
         let delay = match cfg.retry.decide(msg.failures, age) {
             RetryDecision::RetryAfter(d) => d,
             _ => {
-                self.bounce(msg, &provider, reason);
-                return;
+                let why = format!("expired after {} attempts: {reason}", msg.failures);
+                return self.bounce(msg, &provider, why);
             }
         };
         let speedup = self.clock.lock().speedup();
@@ -393,8 +426,10 @@ impl Engine {
             }
             Err(rejected) => {
                 self.ledger.due(seq);
-                self.bounce(rejected.message, &provider, "scheduler refused the message");
+                let why = format!("scheduler refused the message: {}", rejected.reason);
+                return self.bounce(rejected.message, &provider, why);
             }
         }
+        (Traced::Deferred, format!("retry in {delay} s: {reason}"))
     }
 }

@@ -17,8 +17,9 @@ kumo_metrics::label_set! {
 
 /// Pop tardiness buckets in seconds: KumoMTA's `timeq_pop_tardiness` buckets (0.25 s to 15 s),
 /// with finer ones below, since the self test's tick is a few milliseconds.
-const TARDINESS_BUCKETS: &[f64] =
-    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0, 10.0, 15.0];
+const TARDINESS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0, 10.0, 15.0,
+];
 
 /// The demo's metric families. Handles are looked up per event: finding an existing series does
 /// not allocate.
@@ -52,7 +53,10 @@ impl DemoMetrics {
         let qc = |name: &str, help: &str| r.family(name, help).counter::<QueueLabel<'static>>();
         let pc = |name: &str, help: &str| r.family(name, help).counter::<ProviderLabel<'static>>();
         let m = Self {
-            scheduled: q("scheduled_count", "number of messages in the scheduled queue")?,
+            scheduled: q(
+                "scheduled_count",
+                "number of messages in the scheduled queue",
+            )?,
             ready: q("ready_count", "number of messages in the ready queue")?,
             delivered: qc("total_messages_delivered", "messages delivered, per queue")?,
             transfail: qc(
@@ -64,7 +68,10 @@ impl DemoMetrics {
                 "messages bounced (permanent failure or expired), per queue",
             )?,
             scheduled_by_provider: r
-                .family("scheduled_count_by_provider", "messages in the scheduled queue, per provider")
+                .family(
+                    "scheduled_count_by_provider",
+                    "messages in the scheduled queue, per provider",
+                )
                 .gauge::<ProviderLabel<'static>>()?,
             delivered_by_provider: pc(
                 "total_messages_delivered_by_provider",
@@ -74,7 +81,10 @@ impl DemoMetrics {
                 "total_messages_transfail_by_provider",
                 "temporary delivery failures, per provider",
             )?,
-            fail_by_provider: pc("total_messages_fail_by_provider", "messages bounced, per provider")?,
+            fail_by_provider: pc(
+                "total_messages_fail_by_provider",
+                "messages bounced, per provider",
+            )?,
             connections: r
                 .family(
                     "total_connection_attempts",
@@ -88,7 +98,10 @@ impl DemoMetrics {
                 )
                 .counter::<ConnLabels<'static>>()?,
             injected: r
-                .family("total_messages_injected", "messages accepted by the HTTP injection API")
+                .family(
+                    "total_messages_injected",
+                    "messages accepted by the HTTP injection API",
+                )
                 .counter::<()>()?
                 .get_or_create(&()),
             tardiness: r
@@ -103,7 +116,10 @@ impl DemoMetrics {
                 .gauge::<()>()?
                 .get_or_create(&()),
             dns_misses: r
-                .family("dns_mx_cache_misses", "MX cache misses (upstream resolutions)")
+                .family(
+                    "dns_mx_cache_misses",
+                    "MX cache misses (upstream resolutions)",
+                )
                 .gauge::<()>()?
                 .get_or_create(&()),
             config_epoch: r
@@ -118,7 +134,10 @@ impl DemoMetrics {
                 .counter::<()>()?
                 .get_or_create(&()),
             maildir_errors: r
-                .family("total_maildir_errors", "delivered messages the Maildir could not store")
+                .family(
+                    "total_maildir_errors",
+                    "delivered messages the Maildir could not store",
+                )
                 .counter::<()>()?
                 .get_or_create(&()),
             registry: r.clone(),

@@ -209,7 +209,11 @@ impl Demo {
                 (Some(server), resolver)
             }
         };
-        let dns = MxCache::new(resolver, CacheConfig::default());
+        // Failures are cached briefly, so that a fixed DNS problem is seen on the next retry.
+        let dns = MxCache::new(
+            resolver,
+            CacheConfig::default().negative_ttl(Duration::from_secs(5)),
+        );
         let metrics = metrics::DemoMetrics::new()?;
         let maildir = match &opts.deliver {
             Some(DeliverTarget::Maildir(dir)) => Some(Maildir::create(dir)?),
@@ -420,6 +424,44 @@ mod tests {
             smtputf8: false,
             eight_bit: false,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_maildir_holds_the_generated_bytes_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        write_defaults(&config, Profile::Selftest).unwrap();
+        let demo = Demo::start(DemoOptions {
+            config: Some(config),
+            profile: Profile::Selftest,
+            deliver: Some(DeliverTarget::Maildir(dir.path().join("md"))),
+            probabilities: ProbabilityOverrides {
+                success: Some(1.0),
+                transient: Some(0.0),
+                permanent: Some(0.0),
+            },
+            ..DemoOptions::default()
+        })
+        .await
+        .unwrap();
+        let sink = sink::EngineSink(demo.engine.clone());
+        let mut m = message(0);
+        m.recipient = "exact@example.test".into();
+        m.data =
+            bytes::Bytes::from_static(b"Subject: exact\r\nX-Bin: \xfe\xff\r\n\r\nbody\r\n.\r\n");
+        let data = m.data.clone();
+        sink.accept(m).unwrap();
+        assert!(demo.wait_idle(Duration::from_secs(30)).await);
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("md/new"))
+            .unwrap()
+            .collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(
+            std::fs::read(files[0].as_ref().unwrap().path()).unwrap(),
+            data
+        );
+        demo.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,7 @@ impl MessageSink for EngineSink {
         let seq = self.0.ledger.injected();
         self.0.accept(Msg {
             seq,
+            id: message.id,
             queue: Arc::from(queue),
             sender: message.envelope_sender,
             recipient: message.recipient,
