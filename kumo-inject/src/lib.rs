@@ -21,6 +21,8 @@
 //!   quoted-printable or 7bit text parts, the AMP part ordered text, amp, html. Attachments are
 //!   decoded, checked and encoded **once per batch** and spliced into every message. An
 //!   independent check parses generated messages with Python's `email` package in the tests.
+//!   `From` comes from `content.from` or a `From` in `content.headers`; a request with neither
+//!   gets a message without `From`, as with KumoMTA.
 //! - **Failures stay per recipient.** A bad address, a template runtime error or a substitution
 //!   that would inject a header (`x\r\nBcc: evil`) fails that recipient, not the batch.
 //! - **Deferred generation that reports and resumes.** With `deferred_generation` the request is

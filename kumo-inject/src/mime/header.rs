@@ -8,8 +8,9 @@ use base64::Engine as _;
 const FOLD: usize = 78;
 
 /// Whether an unstructured value can be written as folded ASCII text (otherwise it is written as
-/// encoded words, which carry any text exactly).
-fn plain_ascii(value: &str) -> bool {
+/// encoded words, which carry any text exactly). `max_word` keeps the longest unbreakable word,
+/// with the field name in front of it, within 998 octets.
+fn plain_ascii(value: &str, max_word: usize) -> bool {
     let b = value.as_bytes();
     !b.is_empty()
         && b.iter().all(|&c| (0x20..=0x7e).contains(&c))
@@ -17,7 +18,7 @@ fn plain_ascii(value: &str) -> bool {
         && b[b.len() - 1] != b' '
         && memchr::memmem::find(b, b"=?").is_none()
         && memchr::memmem::find(b, b"  ").is_none()
-        && value.split(' ').all(|w| w.len() <= 900)
+        && value.split(' ').all(|w| w.len() <= max_word)
 }
 
 /// Writes `Name: value` where `value` is unstructured text (RFC 5322 3.2.5). The caller has
@@ -28,7 +29,7 @@ pub(crate) fn write_unstructured(out: &mut Vec<u8>, name: &str, value: &str) {
     let col = name.len() + 2;
     if value.is_empty() {
         // Nothing to fold; the single space keeps the field well formed.
-    } else if plain_ascii(value) {
+    } else if plain_ascii(value, 996usize.saturating_sub(col)) {
         fold_words(out, value, col);
     } else {
         encoded_words(out, value, col);
@@ -288,6 +289,16 @@ mod tests {
 
     fn s(v: Vec<u8>) -> String {
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn no_line_over_998_even_with_a_long_name_and_word() {
+        let name = "X-".to_owned() + &"n".repeat(198);
+        for len in [790, 796, 797, 900, 2000] {
+            let mut v = Vec::new();
+            write_unstructured(&mut v, &name, &"w".repeat(len));
+            assert!(s(v).split("\r\n").all(|l| l.len() <= 998), "{len}");
+        }
     }
 
     #[test]
