@@ -20,8 +20,10 @@ pub enum RegisterError {
     /// reserved (`le` for histograms).
     #[error("invalid label name {0:?}")]
     InvalidLabelName(String),
-    /// A family with this name is already registered.
-    #[error("metric {0:?} is already registered")]
+    /// A family with this name is already registered, or the name clashes with the sample
+    /// names of one (`x` against `x_total`, `x_bucket`, `x_sum`, `x_count`, `x_created`), which
+    /// would make the output ambiguous to parsers.
+    #[error("metric {0:?} is already registered or clashes with a registered one")]
     Duplicate(String),
     /// Histogram bounds must be finite and strictly increasing.
     #[error("histogram bucket bounds must be finite and strictly increasing")]
@@ -102,7 +104,7 @@ impl Registry {
             }
         }
         let mut families = self.families.write();
-        if families.iter().any(|f| *f.name == *b.name) {
+        if families.iter().any(|f| clashes(&f.name, &b.name)) {
             return Err(RegisterError::Duplicate(b.name));
         }
         let core = Arc::new(FamilyCore::new(
@@ -120,6 +122,16 @@ impl Registry {
             _marker: PhantomData,
         })
     }
+}
+
+/// Whether two family names are equal or one is the other plus a sample suffix.
+fn clashes(a: &str, b: &str) -> bool {
+    const SUFFIXES: [&str; 5] = ["_total", "_bucket", "_sum", "_count", "_created"];
+    let plus_suffix = |long: &str, short: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| SUFFIXES.contains(&rest))
+    };
+    a == b || plus_suffix(a, b) || plus_suffix(b, a)
 }
 
 /// Registers one family; made by [`Registry::family`].

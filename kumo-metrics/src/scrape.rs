@@ -178,8 +178,11 @@ impl Scrape {
         self.format.content_type()
     }
 
+    /// Hands out the buffer's contents. The buffer keeps its allocation's tail; when the consumer
+    /// has dropped the previous chunk, the next `reserve` reclaims the whole allocation, so a
+    /// scrape whose chunks are consumed one at a time allocates only once.
     fn take(&mut self) -> Bytes {
-        std::mem::take(&mut self.buf).freeze()
+        self.buf.split().freeze()
     }
 
     /// Writes until the buffer holds a chunk or the output is complete.
@@ -251,10 +254,8 @@ impl Iterator for Scrape {
         if self.done && self.buf.is_empty() {
             return None;
         }
-        if self.buf.capacity() == 0 {
-            self.buf
-                .reserve(self.chunk_size.saturating_add(1024).min(1 << 24));
-        }
+        self.buf
+            .reserve(self.chunk_size.saturating_add(1024).min(1 << 24));
         if !self.done {
             self.fill();
         }

@@ -78,31 +78,3 @@ fn series_added_and_dropped_during_a_scrape_never_appear_twice() {
     assert_eq!(text.matches("g{queue=\"q2999\"}").count(), 1);
     kumo_metrics::parse_text(text.as_bytes()).unwrap();
 }
-
-#[test]
-fn registration_errors() {
-    use kumo_metrics::RegisterError;
-    let r = Registry::new();
-    r.family("x", "").counter::<()>().unwrap();
-    assert!(matches!(
-        r.family("x", "").gauge::<()>(),
-        Err(RegisterError::Duplicate(_))
-    ));
-    assert!(matches!(
-        r.family("1x", "").gauge::<()>(),
-        Err(RegisterError::InvalidMetricName(_))
-    ));
-    kumo_metrics::label_set! { struct Le { le } }
-    assert!(matches!(
-        r.family("h", "").histogram::<Le<'static>>(&[1.0]),
-        Err(RegisterError::InvalidLabelName(_))
-    ));
-    assert!(matches!(
-        r.family("h", "").histogram::<()>(&[2.0, 1.0]),
-        Err(RegisterError::InvalidBuckets)
-    ));
-    assert!(matches!(
-        r.family("h", "").histogram::<()>(&[f64::NAN]),
-        Err(RegisterError::InvalidBuckets)
-    ));
-}
