@@ -150,7 +150,7 @@ impl EpochSubscriber {
     /// Blocks the thread until the epoch moves past the last one seen (then marks it seen and
     /// returns it) or `timeout` passes (then returns `None`). Reads the clock.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<u64> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::cache::later(Instant::now(), timeout);
         let shared = &self.handle.shared;
         let mut guard = shared.lock.lock();
         loop {
