@@ -119,3 +119,8 @@ pub use scrape::{Format, InvalidPrefix, Scrape, ScrapeOptions};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use serve::{metrics_response, router};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

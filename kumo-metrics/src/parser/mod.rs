@@ -170,26 +170,42 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn metric_name_end(b: &[u8], i: usize) -> usize {
+/// Byte classes for names: bit 0 = may start a metric name, bit 1 = may continue one, bit 2 =
+/// may start a label name, bit 3 = may continue one.
+const NAME_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alpha = b.is_ascii_alphabetic() || b == b'_';
+        let digit = b.is_ascii_digit();
+        t[c] = (alpha as u8 | (b == b':') as u8)
+            | ((alpha || digit || b == b':') as u8) << 1
+            | (alpha as u8) << 2
+            | ((alpha || digit) as u8) << 3;
+        c += 1;
+    }
+    t
+};
+
+#[inline]
+fn class_end(b: &[u8], i: usize, first: u8, rest: u8) -> usize {
     let mut j = i;
-    if j < b.len() && (b[j].is_ascii_alphabetic() || b[j] == b'_' || b[j] == b':') {
+    if j < b.len() && NAME_CLASS[usize::from(b[j])] & first != 0 {
         j += 1;
-        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+        while j < b.len() && NAME_CLASS[usize::from(b[j])] & rest != 0 {
             j += 1;
         }
     }
     j
 }
 
+fn metric_name_end(b: &[u8], i: usize) -> usize {
+    class_end(b, i, 1, 2)
+}
+
 fn label_name_end(b: &[u8], i: usize) -> usize {
-    let mut j = i;
-    if j < b.len() && (b[j].is_ascii_alphabetic() || b[j] == b'_') {
-        j += 1;
-        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
-            j += 1;
-        }
-    }
-    j
+    class_end(b, i, 4, 8)
 }
 
 fn token_end(b: &[u8], i: usize) -> usize {
