@@ -75,13 +75,15 @@ impl<V: Clone> TtlMap<V> {
         self.map.clear();
     }
 
-    /// Makes room: drops expired entries; if that frees nothing, drops the filled entries that
-    /// expire soonest (an eighth of the capacity, at least one), so eviction is amortized O(1).
-    /// Slots still in flight are never evicted.
+    /// Makes room: drops expired entries and abandoned slots (never filled, nobody waiting);
+    /// if that is not enough, drops the filled entries that expire soonest (an eighth of the
+    /// capacity, at least one), so eviction is amortized O(1). Slots in flight stay.
     fn evict(&mut self, now: Instant) {
         let before = self.map.len();
-        self.map
-            .retain(|_, s| s.get().is_none_or(|(_, expires)| *expires > now));
+        self.map.retain(|_, s| match s.get() {
+            Some((_, expires)) => *expires > now,
+            None => Arc::strong_count(s) > 1,
+        });
         if self.map.len() < self.capacity {
             self.evictions += (before - self.map.len()) as u64;
             return;
@@ -171,6 +173,24 @@ mod tests {
             );
             assert!(m.len() <= 16);
         }
+    }
+
+    #[test]
+    fn abandoned_slots_are_reclaimed_but_live_ones_stay() {
+        let t0 = Instant::now();
+        let mut m: TtlMap<u32> = TtlMap::new(2);
+        let held = match m.probe("held", t0) {
+            Probe::Miss(slot) => slot,
+            _ => panic!("miss expected"),
+        };
+        drop(m.probe("abandoned", t0)); // the caller went away without filling it
+        fill(&mut m, "new", 1, t0 + Duration::from_secs(9), t0);
+        assert!(matches!(m.probe("held", t0), Probe::Pending(_)));
+        assert!(
+            matches!(m.probe("abandoned", t0), Probe::Miss(_)),
+            "reclaimed"
+        );
+        drop(held);
     }
 
     #[test]

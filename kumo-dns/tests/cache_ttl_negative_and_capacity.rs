@@ -112,3 +112,20 @@ async fn invalid_destinations_bypass_the_cache() {
     c.resolve("nodata.test").await.unwrap();
     assert!(c.invalidate("NODATA.test"));
 }
+
+#[tokio::test]
+async fn a_result_with_a_failed_host_lives_only_for_the_negative_ttl() {
+    let (c, zone, clock) = cache(CacheConfig::default().negative_ttl(Duration::from_secs(5)));
+    let mx = c.resolve("badhosts.test").await.unwrap();
+    assert!(mx.has_temporary_failures());
+    clock.advance(Duration::from_secs(4));
+    c.resolve("badhosts.test").await.unwrap();
+    assert_eq!(zone.queries_for("badhosts.test", RecordType::Mx), 1);
+    clock.advance(Duration::from_secs(1));
+    c.resolve("badhosts.test").await.unwrap();
+    assert_eq!(
+        zone.queries_for("badhosts.test", RecordType::Mx),
+        2,
+        "re-resolved after 5 s"
+    );
+}
