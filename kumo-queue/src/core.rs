@@ -10,8 +10,8 @@
 //! an entry is live only while `due_word[id] == entry.due`. An id is scheduled while its word is
 //! after the current tick, so popping needs no write. Stale entries are skipped when their slot
 //! is visited (every cascade of a slot that holds stale entries drops them) and compacted in
-//! place when they are more than three quarters of a slot, which bounds a slot to four times its
-//! live entries.
+//! place when they are more than three quarters of a slot of at least two chunks, which bounds
+//! such a slot to four times its live entries.
 //!
 //! A slot that has never held a stale entry, nor received entries from a slot that did, is
 //! *clean*: every entry in it is live and unique, so it is cascaded and popped without looking

@@ -97,7 +97,18 @@ impl TickClock {
     }
 
     /// Moves `now` forward (never backward) and returns the new current tick.
+    #[inline]
     pub(crate) fn advance(&mut self, now: Duration) -> u32 {
+        if self.tick_nanos == 1_000_000_000 {
+            // The default tick: whole seconds are ticks, no division.
+            let split = (now.as_secs(), now.subsec_nanos());
+            if split > self.now_split {
+                self.now_split = split;
+                self.now_nanos = nanos(now).unwrap_or(u64::MAX);
+                self.cur = u32::try_from(split.0).unwrap_or(u32::MAX);
+            }
+            return self.cur;
+        }
         let n = nanos(now).unwrap_or(u64::MAX);
         if n > self.now_nanos {
             self.set_now(n);

@@ -55,10 +55,12 @@ use std::time::Duration;
 /// with nothing due costs O(levels). A slot at level `l` is cascaded, its entries re-filed one
 /// level down, when the current tick reaches its block, so an entry moves at most three times.
 ///
-/// Each id has a due word (0 means not scheduled), kept in 16 KiB pages indexed by id. Cancel
-/// and reschedule only rewrite that word; the old entry becomes stale and is skipped when its
-/// slot is visited or cascaded. A slot whose entries are more than three quarters stale is
-/// compacted in place, so a slot never holds more than four times its live entries.
+/// Each id has a due word, kept in 16 KiB pages indexed by id; the id is scheduled while its word
+/// is after the current tick, so popping writes nothing. Cancel and reschedule only rewrite that
+/// word; the old entry becomes stale and is dropped when its slot is visited or cascaded. A slot
+/// of two chunks or more whose entries are more than three quarters stale is compacted in place,
+/// which bounds it to four times its live entries. Slots that never held a stale entry are
+/// cascaded and popped without reading the due words at all.
 ///
 /// Because all four levels together span the full `u32` tick range there is no overflow list:
 /// a due time beyond the last tick is refused with [`InsertError::BeyondRange`].

@@ -47,9 +47,10 @@ fn far_future_stays_put_until_due_and_the_last_tick_works() {
     w.advance(Duration::MAX, &mut out);
     assert_eq!(out, [1]);
     assert_eq!(w.current_tick(), u32::MAX);
+    // `now` is now the largest Duration, so every due time is at or before it.
     assert_eq!(
         w.insert(5, Duration::MAX).unwrap_err().reason,
-        InsertError::BeyondRange
+        InsertError::DueNow
     );
     assert_eq!(
         w.insert_at(5, u32::MAX).unwrap_err().reason,
