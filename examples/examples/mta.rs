@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kumo_examples::cli::{MtaArgs, USAGE};
-use kumo_examples::demo::{Demo, DemoOptions, selftest};
+use kumo_examples::demo::{Demo, DemoError, DemoOptions, selftest};
 
 /// An error printed with its whole cause chain.
 struct Failure(String);
@@ -63,13 +63,25 @@ async fn main() -> Result<ExitCode, Failure> {
         });
     }
 
-    let demo = Demo::start(opts).await?;
+    let demo = match Demo::start(opts).await {
+        Ok(demo) => demo,
+        Err(e @ DemoError::Listen(..)) => {
+            let Failure(text) = Failure::from(e);
+            return Err(Failure(format!(
+                "{text} (is another demo running? pick a port with --listen 127.0.0.1:PORT)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("{}", demo.banner());
     let mut applied = demo.status().config_applied_epoch;
     let mut error: Option<String> = None;
+    // One listener for the whole run, so that no Ctrl-C between two polls is missed.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
         let status = demo.status();
