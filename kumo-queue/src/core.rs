@@ -81,6 +81,8 @@ impl Sink for Ids<'_> {
 pub(crate) const LEVELS: usize = 4;
 /// Entries copied out of a chunk at a time while cascading.
 const BLOCK: usize = 32;
+/// A cascade target meaning "due now: pop it" (slot indices are below 1024).
+const POP: u16 = u16::MAX;
 pub(crate) const SLOTS: usize = 256;
 
 /// A slot's list of chunks and its counters.
@@ -188,10 +190,6 @@ impl WheelCore {
 
     /// Files a run of entries into slot `s`, a chunk's worth at a time.
     fn file_run(&mut self, pool: &mut ChunkPool, s: usize, mut run: &[Entry]) {
-        if run.len() == 1 {
-            self.file_at(pool, s, run[0]);
-            return;
-        }
         let slot = &mut self.slots[s];
         slot.len += run.len() as u32;
         self.entries += run.len();
@@ -456,24 +454,34 @@ impl WheelCore {
                     } else {
                         block[..k].copy_from_slice(&pool.get(c).entries[i..i + k]);
                     }
+                    // Each entry's target slot, or POP when it is due now.
+                    let mut targets = [0u16; BLOCK];
+                    for (t, e) in targets.iter_mut().zip(&block[..k]) {
+                        *t = if e.due == cur {
+                            POP
+                        } else {
+                            self.locate(e.due) as u16
+                        };
+                    }
                     let mut start = 0;
                     while start < k {
-                        let e = block[start];
-                        if e.due == cur {
+                        let target = targets[start];
+                        if target == POP {
+                            let e = block[start];
                             self.len -= 1;
                             f.pop(e.id, e.due);
                             start += 1;
                             continue;
                         }
-                        let target = self.locate(e.due);
                         let mut end = start + 1;
-                        while end < k
-                            && block[end].due != cur
-                            && self.locate(block[end].due) == target
-                        {
+                        while end < k && targets[end] == target {
                             end += 1;
                         }
-                        self.file_run(pool, target, &block[start..end]);
+                        if end == start + 1 {
+                            self.file_at(pool, usize::from(target), block[start]);
+                        } else {
+                            self.file_run(pool, usize::from(target), &block[start..end]);
+                        }
                         start = end;
                     }
                     i += k;
