@@ -313,14 +313,13 @@ impl FamilyCore {
         // The handle's reference, plus the family's own for series that are not weak.
         chunk.refs[i].store(1 + u32::from(!self.weak), Ordering::Release);
         // Publishing the key (mutex release) makes `born` and `refs` visible to a scrape.
-        *chunk.keys[i].lock() = Some(key);
+        *spin_lock(&chunk.keys[i]) = Some(key);
         let State { index, chunks, .. } = &mut *st;
         index.insert_unique(hash, slot as u32, |&s| {
             let s = s as usize;
             hash_key(
                 &self.hasher,
-                chunks[s / CHUNK].keys[s % CHUNK]
-                    .lock()
+                spin_lock(&chunks[s / CHUNK].keys[s % CHUNK])
                     .as_deref()
                     .unwrap_or_default(),
             )
@@ -362,7 +361,7 @@ impl FamilyCore {
         if chunk.refs[i].load(Ordering::Acquire) != 0 {
             return;
         }
-        let Some(key): Option<Box<[u8]>> = chunk.keys[i].lock().take() else {
+        let Some(key): Option<Box<[u8]>> = spin_lock(&chunk.keys[i]).take() else {
             return;
         };
         let hash = hash_key(&self.hasher, &key);
