@@ -17,7 +17,7 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kumo_examples::cli::{MtaArgs, USAGE};
+use kumo_examples::cli::{MtaArgs, USAGE, error_chain};
 use kumo_examples::demo::{Demo, DemoError, DemoOptions, selftest};
 
 /// An error printed with its whole cause chain.
@@ -31,14 +31,7 @@ impl fmt::Debug for Failure {
 
 impl<E: std::error::Error> From<E> for Failure {
     fn from(e: E) -> Self {
-        let mut s = e.to_string();
-        let mut cur = e.source();
-        while let Some(c) = cur {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            cur = c.source();
-        }
-        Failure(s)
+        Failure(error_chain(&e))
     }
 }
 

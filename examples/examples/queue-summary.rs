@@ -12,6 +12,7 @@
 
 use std::process::ExitCode;
 
+use kumo_examples::cli::error_chain;
 use kumo_examples::http::Target;
 use kumo_examples::snapshot::Snapshot;
 
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("queue-summary: {e} ({url})");
+            eprintln!("queue-summary: {} ({url})", error_chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use kumo_examples::cli::error_chain;
 use kumo_examples::http::Target;
 use kumo_examples::snapshot::Snapshot;
 
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
         let snap = match Snapshot::fetch(&target, gzip) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("top: {e} ({url})");
+                eprintln!("top: {} ({url})", error_chain(&e));
                 return ExitCode::FAILURE;
             }
         };

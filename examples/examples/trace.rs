@@ -17,6 +17,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use kumo_examples::cli::error_chain;
 use kumo_examples::http::{self, Request, Target};
 use kumo_trace::{Formatter, from_json_line};
 
@@ -96,7 +97,7 @@ fn main() -> ExitCode {
     );
     match (result, failed) {
         (Err(e), _) => {
-            eprintln!("trace: {e} ({url})");
+            eprintln!("trace: {} ({url})", error_chain(&e));
             ExitCode::FAILURE
         }
         (Ok(head), _) if head.status != 200 => {

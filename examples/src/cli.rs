@@ -240,6 +240,24 @@ fn parse_weight(option: &'static str, v: &str) -> Result<f64, CliError> {
     }
 }
 
+/// An error and its causes on one line: `error: cause: cause`, for printing by a program.
+///
+/// # Examples
+/// ```
+/// let e = kumo_examples::cli::MtaArgs::parse(["--bogus"]).unwrap_err();
+/// assert_eq!(kumo_examples::cli::error_chain(&e), "unknown option \"--bogus\" (try --help)");
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,14 +180,4 @@ fn apply(base: &DemoConfig, o: &ProbabilityOverrides) -> DemoConfig {
     c
 }
 
-/// `error: cause: cause` on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub(crate) use crate::cli::error_chain;
