@@ -11,7 +11,10 @@ use kumo_examples::http::{self, Target};
 use kumo_examples::settings::Profile;
 
 /// `target/<profile>/examples/NAME`, next to this test's `deps/` folder.
-#[allow(clippy::print_stderr, reason = "tells a developer why the test did nothing")]
+#[allow(
+    clippy::print_stderr,
+    reason = "tells a developer why the test did nothing"
+)]
 fn example(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let path = exe.parent()?.parent()?.join("examples").join(name);

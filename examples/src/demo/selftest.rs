@@ -36,6 +36,8 @@ pub struct SelftestReport {
     pub metrics_bounced: f64,
     /// The 99th percentile of the scheduler's pop tardiness, in seconds, from `/metrics`.
     pub tardiness_p99: f64,
+    /// Wall time from the first injection request to the last response.
+    pub inject_elapsed: Duration,
 }
 
 impl SelftestReport {
@@ -53,7 +55,17 @@ impl SelftestReport {
 impl fmt::Display for SelftestReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.summary)?;
-        writeln!(f, "  http requests    {:>10}", self.requests)?;
+        let secs = self.inject_elapsed.as_secs_f64();
+        writeln!(
+            f,
+            "  http requests    {:>10}  ({:.0} recipients/s injected, {secs:.2} s)",
+            self.requests,
+            if secs > 0.0 {
+                self.summary.injected as f64 / secs
+            } else {
+                0.0
+            },
+        )?;
         writeln!(f, "  refused at inject{:>10}", self.refused)?;
         writeln!(f, "  left scheduled   {:>10}", self.left_scheduled)?;
         writeln!(
@@ -145,6 +157,7 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
             }))?;
         }
     }
+    let inject_elapsed = started.elapsed();
     let end = started + timeout;
     let mut finished = false;
     while Instant::now() < end {
@@ -168,6 +181,7 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
     Ok(SelftestReport {
         metrics_delivered: total.delivered,
         metrics_bounced: total.fail,
+        inject_elapsed,
         tardiness_p99: snap.tardiness.as_ref().map_or(0.0, |h| h.quantile(0.99)),
         summary: demo.ledger().summary(Some(n), started.elapsed()),
         requests,
