@@ -203,6 +203,45 @@ mod tests {
     }
 
     #[test]
+    fn kumo_dns_classifies_every_domain_as_expected() {
+        use kumo_dns::{MailExchanger, MxError, MxSource, ZoneResolver};
+        let zone = ZoneResolver::from_zone_text(ZONE_TEXT).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for d in DOMAINS {
+                let r = MailExchanger::resolve(&zone, d.display).await;
+                match (d.expect, &r) {
+                    (Expect::Deliverable, Ok(mx)) => {
+                        assert_eq!(mx.source(), MxSource::Mx, "{}", d.ascii)
+                    }
+                    (Expect::ImplicitMx, Ok(mx)) => {
+                        assert_eq!(mx.source(), MxSource::ImplicitMx, "{}", d.ascii)
+                    }
+                    (Expect::NullMx, Err(MxError::NullMx { .. })) => {}
+                    (Expect::NxDomain, Err(MxError::NoSuchDomain { .. })) => {}
+                    _ => panic!("{}: {r:?}", d.ascii),
+                }
+            }
+            let gmail = MailExchanger::resolve(&zone, "gmail.test").await.unwrap();
+            let mut levels: Vec<u16> = gmail.hosts().iter().map(|h| h.preference()).collect();
+            levels.dedup();
+            assert_eq!(levels, [5, 10, 20, 30, 40]);
+            let outlook = MailExchanger::resolve(&zone, "outlook.test").await.unwrap();
+            assert_eq!(outlook.hosts()[0].addresses().len(), 4);
+        });
+    }
+
+    #[test]
+    fn ascii_forms_are_the_idna_a_labels() {
+        for d in DOMAINS {
+            assert_eq!(idna::domain_to_ascii(d.display).unwrap(), d.ascii);
+        }
+    }
+
+    #[test]
     fn zone_mentions_every_domain_but_nxdomain() {
         for d in DOMAINS {
             let label = d.ascii.trim_end_matches(".test");
