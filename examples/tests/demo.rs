@@ -330,14 +330,13 @@ async fn trace_stream_follows_one_session_until_it_closes() {
         .unwrap();
         (head, lines)
     });
-    // Inject until the subscriber has certainly seen a whole session.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for _ in 0..5 {
-        inject(&demo, vec!["t@example.test".into(), "u@gmail.test".into()]).await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Inject until the subscriber has seen a whole session (it may connect late under load).
+    for _ in 0..200 {
         if reader.is_finished() {
             break;
         }
+        inject(&demo, vec!["t@example.test".into(), "u@gmail.test".into()]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (head, events) = reader.await.unwrap();
     assert_eq!(head.status, 200);
