@@ -102,7 +102,6 @@ const EMPTY_SLOT: Slot = Slot {
 };
 
 /// The wheel engine.
-#[derive(Debug)]
 pub(crate) struct WheelCore {
     cur: u32,
     slots: Box<[Slot]>,
@@ -138,6 +137,16 @@ fn next_set_after(bits: &[u64; 4], b: u32) -> Option<u32> {
             return None;
         }
         word = bits[w];
+    }
+}
+
+impl std::fmt::Debug for WheelCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WheelCore")
+            .field("cur", &self.cur)
+            .field("len", &self.len)
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
     }
 }
 

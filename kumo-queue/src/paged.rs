@@ -7,9 +7,16 @@ const MASK: u32 = (1 << PAGE_BITS) - 1;
 
 /// A sparse, paged array indexed by `u32`. Pages are allocated on first write and filled with
 /// `T::default()`; reading an index whose page is absent yields the default.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Paged<T> {
     pages: Vec<Option<Box<[T]>>>,
+}
+
+impl<T> std::fmt::Debug for Paged<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pages = self.pages.iter().filter(|p| p.is_some()).count();
+        f.debug_struct("Paged").field("pages", &pages).finish()
+    }
 }
 
 impl<T> Default for Paged<T> {

@@ -44,7 +44,6 @@ const SHIFT: u32 = 4;
 const PER_SEGMENT: usize = 1 << SHIFT;
 
 /// The pool of chunks.
-#[derive(Debug)]
 pub(crate) struct ChunkPool {
     segments: Vec<Box<[Chunk; PER_SEGMENT]>>,
     free: u32,
@@ -52,6 +51,15 @@ pub(crate) struct ChunkPool {
     carved: u32,
     /// Chunks currently in use.
     in_use: u32,
+}
+
+impl std::fmt::Debug for ChunkPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkPool")
+            .field("in_use", &self.in_use)
+            .field("carved", &self.carved)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChunkPool {

@@ -75,3 +75,17 @@ fn scheduler_stale_keys_miss_reused_slots() {
     );
     assert!(s.is_empty());
 }
+
+#[test]
+fn debug_output_stays_short_for_large_structures() {
+    let mut w = TimerWheel::new();
+    let mut s = Scheduler::new();
+    let q = s.queue("a").unwrap();
+    for id in 0..10_000u32 {
+        w.insert(id, Duration::from_secs(60 + u64::from(id)))
+            .unwrap();
+        s.schedule(q, id, Duration::from_secs(60)).unwrap();
+    }
+    assert!(format!("{w:?}").len() < 1000);
+    assert!(format!("{s:?}").len() < 1000);
+}

@@ -9,7 +9,6 @@ use crate::pool::ChunkPool;
 ///
 /// Each active queue costs about 12 KiB of slot heads and every advance visits every active
 /// queue, so this suits hosts with few queues; it exists to compare with the singleton wheel.
-#[derive(Debug)]
 pub struct TimerWheelPerQueue {
     wheels: Vec<Option<Box<WheelCore>>>,
     active: Vec<u32>,
@@ -46,6 +45,15 @@ impl DueWords for Owned<'_> {
             *w = 0;
         }
         w
+    }
+}
+
+impl std::fmt::Debug for TimerWheelPerQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimerWheelPerQueue")
+            .field("active_queues", &self.active.len())
+            .field("cur", &self.cur)
+            .finish_non_exhaustive()
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 /// uses a lock-free skip list).
 ///
 /// Insert and cancel are O(log n) in the queue's size; every advance visits every active queue.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SkipList {
     sets: Vec<BTreeSet<(u32, u32)>>,
     active: Vec<u32>,
@@ -16,6 +16,15 @@ pub struct SkipList {
     listed: Vec<bool>,
     dues: Paged<u32>,
     cur: u32,
+}
+
+impl std::fmt::Debug for SkipList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkipList")
+            .field("active_queues", &self.active.len())
+            .field("cur", &self.cur)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Engine for SkipList {
