@@ -246,6 +246,32 @@ async fn editing_a_config_file_changes_behaviour_and_a_broken_file_keeps_the_las
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_added_later_is_merged_after_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), None).await;
+    std::fs::write(
+        dir.path().join("zz-site.toml"),
+        "[delivery]\nsuccess = 0.0\npermanent = 1.0\n",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while demo.status().config["delivery"]["permanent"] != 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new file was never merged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Only the keys the new file sets change.
+    assert_eq!(demo.status().config["delivery"]["transient"], 0.0);
+    assert_eq!(demo.status().config["clock"]["speedup"], 600.0);
+    inject(&demo, vec!["a@example.test".into()]).await;
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    assert_eq!(demo.ledger().summary(None, demo.uptime()).bounced, 1);
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_interval_edit_is_used_for_the_next_deferral() {
     let dir = tempfile::tempdir().unwrap();
     let demo = start(dir.path(), None).await;

@@ -1,5 +1,6 @@
-//! The demo's live configuration: the `*.toml` files of the config folder, loaded and merged by
-//! kumo-config's [`Layered`], reloaded by [`LiveConfig`] when [`ConfigEpoch`] sees a real change.
+//! The demo's live configuration: the `*.toml` files of the config folder (in name order, files
+//! added later included), loaded and merged by kumo-config's [`Layered`], reloaded by
+//! [`LiveConfig`] when [`ConfigEpoch`] sees a real change.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,14 +15,28 @@ use parking_lot::Mutex;
 use crate::cli::ProbabilityOverrides;
 use crate::settings::{ConfigError, DemoConfig, EffectiveShaping};
 
-/// The files of the config folder, applied in name order.
-fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+/// Whether the config folder holds a `*.toml` file.
+fn has_config_files(dir: &Path) -> std::io::Result<bool> {
+    Ok(std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
-    Ok(files)
+        .any(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file()))
+}
+
+/// `dir/*.toml` as a glob pattern, with the folder's own glob characters escaped.
+fn toml_pattern(dir: &Path) -> String {
+    let mut out = String::new();
+    for c in dir.display().to_string().chars() {
+        match c {
+            '*' | '?' | '[' | ']' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str("/*.toml");
+    out
 }
 
 /// The live configuration with the command-line overrides applied on top.
@@ -80,18 +95,20 @@ impl ConfigSource {
         overrides: ProbabilityOverrides,
         scan: Duration,
     ) -> Result<Self, ConfigLoadError> {
-        let files = config_files(dir).map_err(|e| ConfigLoadError::Folder(dir.to_owned(), e))?;
-        if files.is_empty() {
+        if !has_config_files(dir).map_err(|e| ConfigLoadError::Folder(dir.to_owned(), e))? {
             return Err(ConfigLoadError::Empty(dir.to_owned()));
         }
+        let pattern = toml_pattern(dir);
         let epoch = ConfigEpoch::builder()
-            .glob(format!("{}/*.toml", dir.display()))
+            .glob(pattern.clone())
             .build()
             .map_err(ConfigLoadError::Watch)?;
-        let layered = Layered::<DemoConfig>::new(files).validate(|c: &DemoConfig, _| {
-            c.validate()
-                .map_err(|e| Invalid::new(KeyPath::root().key(section_of(&e)), e.to_string()))
-        });
+        let layered = Layered::<DemoConfig>::new(Vec::<PathBuf>::new())
+            .glob(pattern)
+            .validate(|c: &DemoConfig, _| {
+                c.validate()
+                    .map_err(|e| Invalid::new(KeyPath::root().key(section_of(&e)), e.to_string()))
+            });
         let live = LiveConfig::new(layered, epoch.handle());
         let first = live.get().map_err(ConfigLoadError::Invalid)?;
         let cfg = apply(&first.value, &overrides);
@@ -181,3 +198,44 @@ fn apply(base: &DemoConfig, o: &ProbabilityOverrides) -> DemoConfig {
 }
 
 pub(crate) use crate::cli::error_chain;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_of_the_folder_are_escaped() {
+        assert_eq!(toml_pattern(Path::new("/tmp/a")), "/tmp/a/*.toml");
+        assert_eq!(
+            toml_pattern(Path::new("/tmp/[x]*?")),
+            "/tmp/[[]x[]][*][?]/*.toml"
+        );
+    }
+
+    #[test]
+    fn a_folder_with_glob_characters_loads() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cfg [1]*");
+        std::fs::create_dir_all(&dir).unwrap();
+        crate::settings::write_defaults(&dir, crate::settings::Profile::Selftest).unwrap();
+        std::fs::write(dir.join("zz.toml"), "[retry]\ninterval = 7.0\n").unwrap();
+        let c = ConfigSource::open(
+            &dir,
+            ProbabilityOverrides::default(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(c.current().retry.interval, 7.0, "the later file wins");
+        assert_eq!(c.current().clock.speedup, 600.0);
+        let empty = root.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        assert!(matches!(
+            ConfigSource::open(
+                &empty,
+                ProbabilityOverrides::default(),
+                Duration::from_secs(60)
+            ),
+            Err(ConfigLoadError::Empty(_))
+        ));
+    }
+}
