@@ -24,6 +24,9 @@ pub enum MaildirError {
         #[source]
         source: std::io::Error,
     },
+    /// The blocking task that writes the file panicked or was cancelled.
+    #[error("maildir writer task failed: {0}")]
+    Task(String),
     /// Writing or renaming one message failed.
     #[error("cannot write message {path}")]
     Write {

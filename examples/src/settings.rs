@@ -102,7 +102,8 @@ pub struct ClockConfig {
     /// Simulated seconds per real second (1 = real time). The self test runs at 600, so a
     /// 15-second retry takes 25 ms.
     pub speedup: f64,
-    /// The scheduler's tick in simulated milliseconds: due times are rounded up to it.
+    /// The scheduler's tick in simulated milliseconds: due times are rounded up to it. Read at
+    /// start (a running scheduler keeps its tick).
     pub tick_ms: u64,
 }
 

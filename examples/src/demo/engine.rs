@@ -78,7 +78,7 @@ pub(crate) struct Engine {
     pub(crate) metrics: DemoMetrics,
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) trace: TraceHub,
-    pub(crate) maildir: Option<Maildir>,
+    pub(crate) maildir: Option<Arc<Maildir>>,
     ready_tx: mpsc::UnboundedSender<Msg>,
     rng: Mutex<StdRng>,
     limits: Mutex<SessionLimits>,
@@ -127,7 +127,7 @@ impl Engine {
             metrics,
             ledger,
             trace,
-            maildir,
+            maildir: maildir.map(Arc::new),
             ready_tx,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             limits: Mutex::new(HashMap::new()),
@@ -338,8 +338,8 @@ impl Engine {
         }
         let who = self.who(&msg);
         let ending = match outcome.disposition {
-            Disposition::Delivered => match self.maildir.as_ref().map(|md| md.deliver(&msg.data)) {
-                Some(Err(e)) => {
+            Disposition::Delivered => match self.store(&msg.data).await {
+                Err(e) => {
                     self.metrics.maildir_errors.inc();
                     let reason = format!("451 4.3.0 {}", super::config::error_chain(&e));
                     trace(Payload::Diagnostic {
@@ -362,6 +362,19 @@ impl Engine {
         };
         self.trace_ending(&trace, who, ending);
         trace(Payload::Closed);
+    }
+
+    /// Writes a delivered message into the Maildir, when there is one, off the async threads
+    /// (each file is flushed to disk).
+    async fn store(&self, data: &Bytes) -> Result<(), crate::maildir::MaildirError> {
+        let Some(md) = self.maildir.clone() else {
+            return Ok(());
+        };
+        let data = data.clone();
+        match tokio::task::spawn_blocking(move || md.deliver(&data)).await {
+            Ok(r) => r.map(drop),
+            Err(join) => Err(crate::maildir::MaildirError::Task(join.to_string())),
+        }
     }
 
     /// The message's id, sender, recipient and queue, copied only when somebody traces.
