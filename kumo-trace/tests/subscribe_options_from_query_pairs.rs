@@ -37,11 +37,30 @@ fn every_key_maps_to_its_option() {
 #[test]
 fn bad_requests_name_the_key() {
     let err = |k: &str, v: &str| SubscribeOptions::from_query_pairs([(k, v)]).unwrap_err();
-    assert_eq!(err("verbose", "1"), OptionsError::UnknownKey("verbose".into()));
-    assert_eq!(err("label.", "x"), OptionsError::UnknownKey("label.".into()));
-    assert_eq!(err("terse", "maybe"), OptionsError::InvalidValue { key: "terse".into() });
-    assert_eq!(err("capacity", "0"), OptionsError::InvalidValue { key: "capacity".into() });
-    assert_eq!(err("side", "both"), OptionsError::InvalidValue { key: "side".into() });
+    assert_eq!(
+        err("verbose", "1"),
+        OptionsError::UnknownKey("verbose".into())
+    );
+    assert_eq!(
+        err("label.", "x"),
+        OptionsError::UnknownKey("label.".into())
+    );
+    assert_eq!(
+        err("terse", "maybe"),
+        OptionsError::InvalidValue {
+            key: "terse".into()
+        }
+    );
+    assert_eq!(
+        err("capacity", "0"),
+        OptionsError::InvalidValue {
+            key: "capacity".into()
+        }
+    );
+    assert_eq!(
+        err("side", "both"),
+        OptionsError::InvalidValue { key: "side".into() }
+    );
     let e = err("peer", "10.0.0.0/40");
     assert!(matches!(&e, OptionsError::InvalidNetwork { key, .. } if key == "peer"));
     assert_eq!(e.to_string(), "invalid network for trace option \"peer\"");
