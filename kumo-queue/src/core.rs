@@ -222,6 +222,24 @@ impl WheelCore {
         }
     }
 
+    /// Links chunk `c` (holding `n` clean entries, all bound for slot `s`) into slot `s`:
+    /// as its head when the slot is empty, otherwise right after the head, so that the head
+    /// stays the chunk that single entries are appended to.
+    fn splice(&mut self, pool: &mut ChunkPool, s: usize, c: u32, n: usize) {
+        let slot = &mut self.slots[s];
+        slot.len += n as u32;
+        self.entries += n;
+        let head = slot.head;
+        if head == NIL {
+            self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
+            pool.get_mut(c).next = NIL;
+            slot.head = c;
+        } else {
+            let after = std::mem::replace(&mut pool.get_mut(head).next, c);
+            pool.get_mut(c).next = after;
+        }
+    }
+
     #[inline]
     fn file_at(&mut self, pool: &mut ChunkPool, s: usize, e: Entry) {
         let slot = &mut self.slots[s];
@@ -442,6 +460,29 @@ impl WheelCore {
                 let ch = pool.get(c);
                 (ch.len as usize, ch.next)
             };
+            if !dirty && l > 0 && n > 0 {
+                // A chunk whose entries all share one due tick (a burst) moves as a whole: it
+                // is popped in one run or linked into its target slot, without copying.
+                let entries = &pool.get(c).entries[..n];
+                let first = entries[0].due;
+                if entries.iter().fold(0, |acc, e| acc | (e.due ^ first)) == 0 {
+                    if first == cur {
+                        f.pop_run(entries);
+                        self.len -= n;
+                        pool.free(c);
+                        c = next;
+                        continue;
+                    }
+                    let t = self.locate(first);
+                    // A partly filled chunk is only linked into an empty slot, so that a slot
+                    // holds at most one partly filled chunk per cascade that fed it.
+                    if n == CHUNK || self.slots[t].head == NIL {
+                        self.splice(pool, t, c, n);
+                        c = next;
+                        continue;
+                    }
+                }
+            }
             if !dirty && l == 0 {
                 // Clean and due: every entry is live and unique.
                 f.pop_run(&pool.get(c).entries[..n]);
@@ -571,6 +612,49 @@ mod tests {
         assert_eq!(level_of(256, 255), 1);
         assert_eq!(level_of(0x0100_0000, 0), 3);
         assert_eq!(level_of(u32::MAX, u32::MAX - 1), 0);
+    }
+
+    #[test]
+    fn bursts_move_as_whole_chunks() {
+        let mut pool = ChunkPool::new();
+        let mut dues = Paged::default();
+        let mut w = WheelCore::new(0);
+        let mut want = Vec::new();
+        let mut id = 0;
+        // Bursts due in one tick at levels 1 and 2, more than two chunks each: a whole chunk
+        // due at its block start (popped by the cascade), whole chunks linked after the
+        // partly filled head that the mixed chunks (processed first) left in the target slot.
+        for (due, count) in [
+            (256u32, 300),
+            (300, 600),
+            (70_000, 700),
+            (69_888, 10),
+            (300, 1),
+        ] {
+            for _ in 0..count {
+                w.schedule(&mut pool, &mut dues, id, due);
+                want.push((due, id));
+                id += 1;
+            }
+        }
+        let mut got = Vec::new();
+        w.advance(&mut pool, &mut dues, 256, &mut |id, due| {
+            got.push((due, id))
+        });
+        assert_eq!(got.len(), 300);
+        w.advance(&mut pool, &mut dues, 69_887, &mut |id, due| {
+            got.push((due, id))
+        });
+        assert_eq!(got.len(), 901);
+        w.advance(&mut pool, &mut dues, 80_000, &mut |id, due| {
+            got.push((due, id))
+        });
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(w.len(), 0);
+        assert_eq!(w.entries(), 0);
+        assert_eq!(pool.in_use(), 0);
     }
 
     #[test]
