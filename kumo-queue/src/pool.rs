@@ -43,9 +43,33 @@ impl Chunk {
 const SHIFT: u32 = 4;
 const PER_SEGMENT: usize = 1 << SHIFT;
 
+/// Entries staged per target slot while a large slot is cascaded.
+pub(crate) const STAGE: usize = 32;
+
+/// Staging buffers for cascades: a small run of entries per target slot of one level, so that
+/// a cascade appends to the target slots' chunks a run at a time (64 KiB, allocated on the
+/// first large cascade and kept by the pool).
+pub(crate) struct Staging {
+    pub(crate) counts: [u8; 256],
+    pub(crate) runs: Box<[[Entry; STAGE]; 256]>,
+}
+
+impl Staging {
+    fn new() -> Box<Self> {
+        let runs = vec![[Entry::default(); STAGE]; 256].into_boxed_slice();
+        let runs = <Box<[[Entry; STAGE]; 256]>>::try_from(runs)
+            .unwrap_or_else(|_| Box::new([[Entry::default(); STAGE]; 256]));
+        Box::new(Self {
+            counts: [0; 256],
+            runs,
+        })
+    }
+}
+
 /// The pool of chunks.
 pub(crate) struct ChunkPool {
     segments: Vec<Box<[Chunk; PER_SEGMENT]>>,
+    staging: Option<Box<Staging>>,
     free: u32,
     /// Chunks carved out of segments so far.
     carved: u32,
@@ -67,6 +91,7 @@ impl ChunkPool {
     pub(crate) fn new() -> Self {
         Self {
             segments: Vec::new(),
+            staging: None,
             free: NIL,
             carved: 0,
             in_use: 0,
@@ -116,6 +141,17 @@ impl ChunkPool {
         self.get_mut(c).next = head;
         self.free = c;
         self.in_use -= 1;
+    }
+
+    /// Takes the staging buffers (all runs empty), allocating them on first use; give them
+    /// back with [`put_staging`](Self::put_staging).
+    pub(crate) fn take_staging(&mut self) -> Box<Staging> {
+        self.staging.take().unwrap_or_else(Staging::new)
+    }
+
+    /// Returns the staging buffers (all runs empty).
+    pub(crate) fn put_staging(&mut self, staging: Box<Staging>) {
+        self.staging = Some(staging);
     }
 
     /// Chunks in use.
