@@ -504,7 +504,12 @@ impl WheelCore {
                         f.pop(e.id, e.due);
                         continue;
                     }
-                    let t = self.locate(e.due);
+                    // Below level 1 the target is the low byte (the current tick's is zero).
+                    let t = if l == 1 {
+                        (e.due & 0xff) as usize
+                    } else {
+                        self.locate(e.due)
+                    };
                     match t.checked_sub(base) {
                         Some(b) if b < SLOTS => {
                             let k = usize::from(stage.counts[b]);
