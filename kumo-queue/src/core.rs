@@ -92,12 +92,16 @@ struct Slot {
     len: u32,
     /// Entries known to be stale (cancelled or rescheduled since they were filed).
     stale: u32,
+    /// Entries in the head chunk (a copy of its `len`, so that appending one entry does not
+    /// wait for the chunk's header).
+    fill: u32,
 }
 
 const EMPTY_SLOT: Slot = Slot {
     head: NIL,
     len: 0,
     stale: 0,
+    fill: 0,
 };
 
 /// The wheel engine.
@@ -219,6 +223,7 @@ impl WheelCore {
             }
             slot.head = pool.alloc(head);
         }
+        slot.fill = pool.get(slot.head).len;
     }
 
     /// Links chunk `c` (holding `n` clean entries, all bound for slot `s`) into slot `s`:
@@ -233,6 +238,7 @@ impl WheelCore {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
             pool.get_mut(c).next = NIL;
             slot.head = c;
+            slot.fill = n as u32;
         } else {
             let after = std::mem::replace(&mut pool.get_mut(head).next, c);
             pool.get_mut(c).next = after;
@@ -246,11 +252,12 @@ impl WheelCore {
         self.entries += 1;
         let head = slot.head;
         if head != NIL {
-            let ch = pool.get_mut(head);
-            let n = ch.len as usize;
+            let n = slot.fill as usize;
             if n < CHUNK {
+                let ch = pool.get_mut(head);
                 ch.entries[n] = e;
-                ch.len += 1;
+                ch.len = n as u32 + 1;
+                slot.fill = n as u32 + 1;
                 return;
             }
         } else {
@@ -258,6 +265,7 @@ impl WheelCore {
         }
         let head = pool.alloc(head);
         slot.head = head;
+        slot.fill = 1;
         let ch = pool.get_mut(head);
         ch.entries[0] = e;
         ch.len = 1;
@@ -379,6 +387,11 @@ impl WheelCore {
         self.entries -= (slot.len - kept) as usize;
         slot.len = kept;
         slot.stale = 0;
+        slot.fill = if slot.head == NIL {
+            0
+        } else {
+            pool.get(slot.head).len
+        };
         if kept == 0 {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] &= !(1 << (s % 64));
         }

@@ -65,7 +65,7 @@ use std::time::Duration;
 /// Because all four levels together span the full `u32` tick range there is no overflow list:
 /// a due time beyond the last tick is refused with [`InsertError::BeyondRange`].
 ///
-/// Memory: 8 bytes per entry in chunks, 4 bytes per id for the due words, plus 12 KiB of slot
+/// Memory: 8 bytes per entry in chunks, 4 bytes per id for the due words, plus 16 KiB of slot
 /// heads; at 1M entries the measured total is about 13 bytes per entry.
 #[derive(Debug)]
 pub struct TimerWheel {

@@ -7,7 +7,7 @@ use crate::pool::ChunkPool;
 
 /// A wheel engine per queue that holds messages (the chunk pool and due words are shared).
 ///
-/// Each active queue costs about 12 KiB of slot heads and every advance visits every active
+/// Each active queue costs about 16 KiB of slot heads and every advance visits every active
 /// queue, so this suits hosts with few queues; it exists to compare with the singleton wheel.
 pub struct TimerWheelPerQueue {
     wheels: Vec<Option<Box<WheelCore>>>,
