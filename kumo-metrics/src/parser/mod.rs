@@ -2,6 +2,7 @@
 
 mod collect;
 mod error;
+mod fold;
 mod json;
 mod series;
 
@@ -11,6 +12,7 @@ pub use json::{JsonError, parse_json};
 pub use series::{HistogramSeries, SummarySeries};
 
 use crate::family::MetricType;
+use fold::{FoldSample, fold};
 
 /// A family as declared by `# HELP`/`# TYPE` lines (or implied by an untyped sample).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -251,6 +253,7 @@ fn unescape_into(out: &mut String, s: &str) {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Suffix {
     None,
     Total,
@@ -631,74 +634,20 @@ impl Parser {
             spans: &self.spans,
         };
         match self.family.metric_type {
-            MetricType::Histogram => {
-                let special = matches!(suffix, Suffix::Bucket).then_some("le");
-                let same = self
-                    .hist
-                    .as_ref()
-                    .is_some_and(|h| same_labels(&h.labels, &labels, special));
-                if !same {
-                    let old = self.hist.replace(HistogramSeries {
-                        name: self.family.name.clone(),
-                        labels: owned_labels(&labels, special),
-                        ..Default::default()
-                    });
-                    if let Some(h) = old {
-                        f(Item::Histogram(&h));
-                    }
-                }
-                let h = self
-                    .hist
-                    .as_mut()
-                    .ok_or((first, ParseErrorKind::MissingLe))?;
-                match suffix {
-                    Suffix::Bucket => {
-                        let le = labels.get("le").ok_or((n1, ParseErrorKind::MissingLe))?;
-                        let le = number(le).ok_or((n1, ParseErrorKind::InvalidBound))?;
-                        h.buckets.push((le, value));
-                    }
-                    Suffix::Sum => h.sum = Some(value),
-                    Suffix::Count => h.count = Some(value),
-                    _ => h.created = Some(value),
-                }
-                if timestamp.is_some() {
-                    h.timestamp = timestamp;
-                }
-            }
-            MetricType::Summary => {
-                let special = matches!(suffix, Suffix::None).then_some("quantile");
-                let same = self
-                    .summary
-                    .as_ref()
-                    .is_some_and(|s| same_labels(&s.labels, &labels, special));
-                if !same {
-                    let old = self.summary.replace(SummarySeries {
-                        name: self.family.name.clone(),
-                        labels: owned_labels(&labels, special),
-                        ..Default::default()
-                    });
-                    if let Some(s) = old {
-                        f(Item::Summary(&s));
-                    }
-                }
-                let s = self
-                    .summary
-                    .as_mut()
-                    .ok_or((first, ParseErrorKind::MissingQuantile))?;
-                match suffix {
-                    Suffix::None => {
-                        let q = labels
-                            .get("quantile")
-                            .ok_or((n1, ParseErrorKind::MissingQuantile))?;
-                        let q = number(q).ok_or((n1, ParseErrorKind::InvalidBound))?;
-                        s.quantiles.push((q, value));
-                    }
-                    Suffix::Sum => s.sum = Some(value),
-                    Suffix::Count => s.count = Some(value),
-                    _ => s.created = Some(value),
-                }
-                if timestamp.is_some() {
-                    s.timestamp = timestamp;
+            MetricType::Histogram | MetricType::Summary => {
+                let sample = FoldSample {
+                    family: &self.family.name,
+                    labels: &labels,
+                    suffix,
+                    value,
+                    timestamp,
+                    first,
+                    name_end: n1,
+                };
+                if self.family.metric_type == MetricType::Histogram {
+                    fold(&mut self.hist, sample, f)?;
+                } else {
+                    fold(&mut self.summary, sample, f)?;
                 }
             }
             _ => f(Item::Sample(Sample {
