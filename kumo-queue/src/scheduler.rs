@@ -20,6 +20,25 @@ struct Record {
     queue_or_next: u32,
 }
 
+/// The records of every slot, kept as two paged arrays (6 bytes a slot): the queue id or next
+/// free slot, and a 16-bit generation. A slot whose generation reaches `u16::MAX` is retired
+/// when it is freed (never reused), so a key's `(index, generation)` is never issued twice.
+#[derive(Debug, Default)]
+struct Records {
+    links: Paged<u32>,
+    generations: Paged<u16>,
+}
+
+impl Records {
+    #[inline]
+    fn get(&self, i: u32) -> Option<Record> {
+        Some(Record {
+            queue_or_next: *self.links.get(i)?,
+            generation: u32::from(*self.generations.get(i)?),
+        })
+    }
+}
+
 /// Delayed messages across many named queues (the SingletonTimerWheel strategy by default).
 ///
 /// The scheduler owns the messages (`M`, typically a handle such as an `Arc` or a spool id).
@@ -54,16 +73,18 @@ struct Record {
 ///
 /// # Implementation
 ///
-/// Messages live in a paged slab: an `Option<M>` and an 8-byte record (generation, queue id)
-/// per slot, reused through a free list. The strategy indexes slot numbers by due tick; with the
-/// singleton wheel that costs an 8-byte wheel entry and a 4-byte due word per message. Per-queue
-/// drain and iteration are a linear scan of the slab's 8-byte records (skipped for an empty
-/// queue), which keeps queues free of per-queue lists; per-queue counts are kept exactly.
+/// Messages live in a paged slab: an `Option<M>`, a 4-byte queue id and a 16-bit key generation
+/// per slot, reused through a free list. A slot is reused at most 65,535 times: when its
+/// generation is used up it is retired instead of freed, so no key is ever issued twice and a
+/// stale key never reaches a reused slot. The strategy indexes slot numbers by due tick; with
+/// the singleton wheel that costs an 8-byte wheel entry and a 4-byte due word per message.
+/// Per-queue drain and iteration are a linear scan of the slab's queue ids (skipped for an
+/// empty queue), which keeps queues free of per-queue lists; per-queue counts are kept exactly.
 pub struct Scheduler<M, S: Strategy = SingletonTimerWheel> {
     clock: TickClock,
     strategy: S,
     messages: Paged<Option<M>>,
-    records: Paged<Record>,
+    records: Records,
     free: u32,
     /// Slots ever used (the high-water mark).
     slots: u32,
@@ -128,7 +149,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
             clock,
             strategy,
             messages: Paged::default(),
-            records: Paged::default(),
+            records: Records::default(),
             free: NO_FREE,
             slots: 0,
             len: 0,
@@ -234,14 +255,14 @@ impl<M, S: Strategy> Scheduler<M, S> {
                 reason: ScheduleError::Full,
             });
         };
-        let rec = self.records.slot(index);
+        let link = self.records.links.slot(index);
         if index == self.free {
-            self.free = rec.queue_or_next;
+            self.free = *link;
         } else {
             self.slots += 1;
         }
-        rec.queue_or_next = queue.0;
-        let key = Key::new(index, rec.generation);
+        *link = queue.0;
+        let key = Key::new(index, u32::from(*self.records.generations.slot(index)));
         *self.messages.slot(index) = Some(message);
         self.strategy.schedule(queue.0, index, tick);
         self.queues.add(queue.0);
@@ -306,11 +327,16 @@ impl<M, S: Strategy> Scheduler<M, S> {
     /// Frees slot `index` (whose strategy entry is already gone) and returns its message.
     fn release(&mut self, index: u32) -> Option<M> {
         let message = self.messages.get_mut(index)?.take()?;
-        let free = self.free;
-        let rec = self.records.get_mut(index)?;
-        let queue = std::mem::replace(&mut rec.queue_or_next, free);
-        rec.generation = rec.generation.wrapping_add(1);
-        self.free = index;
+        let generation = self.records.generations.get_mut(index)?;
+        let retire = *generation == u16::MAX;
+        let free = if retire { NO_FREE } else { self.free };
+        let link = self.records.links.get_mut(index)?;
+        let queue = std::mem::replace(link, free);
+        if !retire {
+            // A retired slot keeps its last generation and is never handed out again.
+            *generation += 1;
+            self.free = index;
+        }
         self.queues.sub(queue);
         self.len -= 1;
         Some(message)
@@ -384,7 +410,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
         });
         let mut items = Vec::with_capacity(popped.len());
         for (index, due) in popped.drain(..) {
-            let Some(rec) = self.records.get(index).copied() else {
+            let Some(rec) = self.records.get(index) else {
                 continue;
             };
             let Some(message) = self.release(index) else {
@@ -403,7 +429,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
     /// Removes every message of `queue` (for a bounce or a rebind) and returns them ordered by
     /// due time. Other queues keep their messages.
     ///
-    /// Cost: O(messages in the scheduler) with the singleton wheel (a scan of 8-byte records),
+    /// Cost: O(messages in the scheduler) with the singleton wheel (a scan of 4-byte queue ids),
     /// O(messages in the queue) with the per-queue strategies; O(1) for an empty queue.
     ///
     /// # Errors
@@ -487,5 +513,32 @@ impl ScheduleError {
     /// Whether this is [`InsertError::DueNow`].
     pub fn is_due_now(&self) -> bool {
         *self == ScheduleError::Due(InsertError::DueNow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_retired_when_its_generation_is_used_up() {
+        let mut s = Scheduler::new();
+        let q = s.queue("q").unwrap();
+        let due = Duration::from_secs(5);
+        let mut last = None;
+        for g in 0..=u32::from(u16::MAX) {
+            let key = s.schedule(q, g, due).unwrap();
+            assert_eq!((key.index(), key.generation()), (0, g));
+            assert_eq!(s.cancel(key), Ok(g));
+            last = Some(key);
+        }
+        // The last key of slot 0 stays stale: the slot is not reused.
+        let key = s.schedule(q, 7, due).unwrap();
+        assert_eq!((key.index(), key.generation()), (1, 0));
+        let last = last.unwrap();
+        assert_eq!(s.get(last), None);
+        assert_eq!(s.cancel(last), Err(KeyError::Stale));
+        assert_eq!((s.len(), s.queue_len(q)), (1, 1));
+        assert_eq!(s.iter().count(), 1);
     }
 }
