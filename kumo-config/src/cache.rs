@@ -260,6 +260,29 @@ struct LeaderGuard<'a, K: Hash + Eq + Clone, V: Clone, E> {
     armed: bool,
 }
 
+impl<'a, K: Hash + Eq + Clone, V: Clone, E> LeaderGuard<'a, K, V, E> {
+    /// An armed guard for the flight `flight` of `key`, led by this caller.
+    fn new(
+        cache: &'a EpochCache<K, V, E>,
+        hash: u64,
+        key: &'a K,
+        flight: &'a Arc<Flight<V, E>>,
+    ) -> Self {
+        LeaderGuard {
+            cache,
+            hash,
+            key,
+            flight,
+            armed: true,
+        }
+    }
+
+    /// The loader returned: its result is published, not abandoned.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
 impl<K: Hash + Eq + Clone, V: Clone, E> Drop for LeaderGuard<'_, K, V, E> {
     fn drop(&mut self) {
         if self.armed {
@@ -397,7 +420,15 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let cur = self.epoch.current();
-        let hash = self.hash(key);
+        self.served(self.hash(key), key, cur, now)
+    }
+
+    /// Under the read lock: the value for `key` if it is served at epoch `cur` and `now`.
+    fn served<Q>(&self, hash: u64, key: &Q, cur: u64, now: Option<Instant>) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let g = self.shard(hash).read();
         let e = g
             .table
@@ -505,39 +536,19 @@ where
     {
         let hash = self.hash(key);
         let (flight, owned, cur) = loop {
-            let cur = self.epoch.current();
-            {
-                let g = self.shard(hash).read();
-                if let Some(e) = g
-                    .table
-                    .find(hash, |e| e.hash == hash && e.key.borrow() == key)
-                    && self.serves(&e.slot, cur, now)
-                    && let Some(v) = &e.slot.value
-                {
-                    return Ok(v.clone());
-                }
-            }
-            match self.claim(hash, key, cur, now) {
-                Claim::Hit(v) => return Ok(v),
-                Claim::Wait(f) => {
-                    self.counters.waits.fetch_add(1, Ordering::Relaxed);
+            match self.attempt(hash, key, now) {
+                (_, Claim::Hit(v)) => return Ok(v),
+                (_, Claim::Wait(f)) => {
                     if let Some(r) = f.wait_blocking() {
                         return r.map_err(CacheError::Load);
                     }
                 }
-                Claim::Lead(f, k) => break (f, k, cur),
+                (cur, Claim::Lead(f, k)) => break (f, k, cur),
             }
         };
-        let mut guard = LeaderGuard {
-            cache: self,
-            hash,
-            key: &owned,
-            flight: &flight,
-            armed: true,
-        };
+        let guard = LeaderGuard::new(self, hash, &owned, &flight);
         let result = loader(&owned);
-        guard.armed = false;
-        drop(guard);
+        guard.disarm();
         self.publish(hash, &owned, cur, now, &flight, result)
     }
 
@@ -558,40 +569,38 @@ where
         let now = self.now_if_ttl();
         let hash = self.hash(key);
         let (flight, owned, cur) = loop {
-            let cur = self.epoch.current();
-            {
-                let g = self.shard(hash).read();
-                if let Some(e) = g
-                    .table
-                    .find(hash, |e| e.hash == hash && e.key.borrow() == key)
-                    && self.serves(&e.slot, cur, now)
-                    && let Some(v) = &e.slot.value
-                {
-                    return Ok(v.clone());
-                }
-            }
-            match self.claim(hash, key, cur, now) {
-                Claim::Hit(v) => return Ok(v),
-                Claim::Wait(f) => {
-                    self.counters.waits.fetch_add(1, Ordering::Relaxed);
+            match self.attempt(hash, key, now) {
+                (_, Claim::Hit(v)) => return Ok(v),
+                (_, Claim::Wait(f)) => {
                     if let Some(r) = f.wait().await {
                         return r.map_err(CacheError::Load);
                     }
                 }
-                Claim::Lead(f, k) => break (f, k, cur),
+                (cur, Claim::Lead(f, k)) => break (f, k, cur),
             }
         };
-        let mut guard = LeaderGuard {
-            cache: self,
-            hash,
-            key: &owned,
-            flight: &flight,
-            armed: true,
-        };
+        let guard = LeaderGuard::new(self, hash, &owned, &flight);
         let result = loader(owned.clone()).await;
-        guard.armed = false;
-        drop(guard);
+        guard.disarm();
         self.publish(hash, &owned, cur, now, &flight, result)
+    }
+
+    /// One round of a get at the current epoch, and that epoch: the value if it is served (read
+    /// lock only), else the answer of `claim` (a flight to wait for is counted as a wait).
+    fn attempt<Q>(&self, hash: u64, key: &Q, now: Option<Instant>) -> (u64, Claim<K, V, E>)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let cur = self.epoch.current();
+        let claim = match self.served(hash, key, cur, now) {
+            Some(v) => Claim::Hit(v),
+            None => self.claim(hash, key, cur, now),
+        };
+        if let Claim::Wait(_) = claim {
+            self.counters.waits.fetch_add(1, Ordering::Relaxed);
+        }
+        (cur, claim)
     }
 
     /// Under the write lock: a hit, a flight to wait for, or a new flight that this caller leads.

@@ -162,19 +162,21 @@ impl MergePolicy {
         prov: &mut Provenance,
         file: usize,
     ) -> Result<(), (KeyPath, String)> {
-        let mut path = Vec::new();
-        self.merge_at(acc, incoming, &mut path, prov, file)
+        let mut walk = Walk {
+            path: Vec::new(),
+            prov,
+            file,
+        };
+        self.merge_at(acc, incoming, &mut walk)
     }
 
     fn merge_at(
         &self,
         acc: &mut Value,
         incoming: Value,
-        path: &mut Vec<String>,
-        prov: &mut Provenance,
-        file: usize,
+        walk: &mut Walk<'_>,
     ) -> Result<(), (KeyPath, String)> {
-        let rule = self.lookup(path);
+        let rule = self.lookup(&walk.path);
         let mut incoming = incoming;
         if rule.is_some_and(|r| r.replace_base)
             && let Value::Object(m) = &mut incoming
@@ -183,17 +185,17 @@ impl MergePolicy {
                 None | Some(Value::Bool(false)) => {}
                 Some(Value::Bool(true)) => {
                     *acc = Value::Null;
-                    prov.forget_below(path);
+                    walk.forget_below();
                 }
                 Some(_) => {
                     return Err((
-                        KeyPath::from_keys(path.iter().cloned()).key("replace_base"),
+                        walk.key_path().key("replace_base"),
                         "replace_base must be true or false".into(),
                     ));
                 }
             }
         }
-        prov.record(path, file);
+        walk.prov.record(&walk.path, walk.file);
         let merge = rule
             .and_then(|r| r.merge)
             .unwrap_or(if incoming.is_object() {
@@ -206,14 +208,14 @@ impl MergePolicy {
                 // Nested entries still get their flags stripped and lists checked.
                 if incoming.is_object() {
                     *acc = Value::Null;
-                    prov.forget_below(path);
-                    return self.merge_table(acc, incoming, path, prov, file, true);
+                    walk.forget_below();
+                    return self.merge_table(acc, incoming, walk, true);
                 }
                 *acc = incoming;
                 Ok(())
             }
-            Merge::Deep => self.merge_table(acc, incoming, path, prov, file, true),
-            Merge::Shallow => self.merge_table(acc, incoming, path, prov, file, false),
+            Merge::Deep => self.merge_table(acc, incoming, walk, true),
+            Merge::Shallow => self.merge_table(acc, incoming, walk, false),
             Merge::Append => match (acc, incoming) {
                 (_, Value::Null) => Ok(()),
                 (acc @ Value::Null, Value::Array(b)) => {
@@ -225,7 +227,7 @@ impl MergePolicy {
                     Ok(())
                 }
                 (_, other) => Err((
-                    KeyPath::from_keys(path.iter().cloned()),
+                    walk.key_path(),
                     format!("expected an array to append, found {}", kind(&other)),
                 )),
             },
@@ -236,9 +238,7 @@ impl MergePolicy {
         &self,
         acc: &mut Value,
         incoming: Value,
-        path: &mut Vec<String>,
-        prov: &mut Provenance,
-        file: usize,
+        walk: &mut Walk<'_>,
         deep: bool,
     ) -> Result<(), (KeyPath, String)> {
         let Value::Object(m) = incoming else {
@@ -247,24 +247,44 @@ impl MergePolicy {
         };
         if !acc.is_object() {
             *acc = Value::Object(Map::new());
-            prov.forget_below(path);
+            walk.forget_below();
         }
         let Value::Object(a) = acc else {
             return Ok(());
         };
         for (k, v) in m {
-            path.push(k);
-            let key = path.last().cloned().unwrap_or_default();
+            walk.path.push(k);
+            let key = walk.path.last().cloned().unwrap_or_default();
             let slot = a.entry(key).or_insert(Value::Null);
             if !deep {
                 *slot = Value::Null;
-                prov.forget_below(path);
+                walk.forget_below();
             }
-            let r = self.merge_at(slot, v, path, prov, file);
-            path.pop();
+            let r = self.merge_at(slot, v, walk);
+            walk.path.pop();
             r?;
         }
         Ok(())
+    }
+}
+
+/// Where a merge is: the key path below the root, the provenance it records and the number of
+/// the file being merged.
+struct Walk<'a> {
+    path: Vec<String>,
+    prov: &'a mut Provenance,
+    file: usize,
+}
+
+impl Walk<'_> {
+    /// Forgets which files set the keys below the current path (its value was replaced).
+    fn forget_below(&mut self) {
+        self.prov.forget_below(&self.path);
+    }
+
+    /// The current path as a [`KeyPath`].
+    fn key_path(&self) -> KeyPath {
+        KeyPath::from_keys(self.path.iter().cloned())
     }
 }
 
