@@ -1,6 +1,7 @@
 //! Interned queue names with per-queue counts: no task, timer or set per queue.
 
 use crate::error::QueueError;
+use crate::paged::Paged;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::fmt;
 use std::hash::BuildHasher;
@@ -26,17 +27,24 @@ impl fmt::Display for QueueId {
 }
 
 /// Names live in 64 KiB segments that never move; a name is addressed by one `u32`
-/// (segment << 16 | offset) and a `u16` length.
+/// (segment << 16 | offset), and ends where the next name in its segment starts (or at the
+/// segment's end).
 const SEG_BITS: u32 = 16;
 const SEG: usize = 1 << SEG_BITS;
 pub(crate) const MAX_NAME: usize = u16::MAX as usize;
 
-/// The interner.
+/// A queue's record: where its name starts and how many messages it holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct QueueRec {
+    start: u32,
+    count: u32,
+}
+
+/// The interner. Records are paged (8 bytes a queue, grown a page at a time, never copied).
 pub(crate) struct Queues {
     segments: Vec<String>,
-    starts: Vec<u32>,
-    lens: Vec<u16>,
-    counts: Vec<u32>,
+    recs: Paged<QueueRec>,
+    len: u32,
     table: HashTable<u32>,
     hasher: DefaultHashBuilder,
 }
@@ -44,7 +52,7 @@ pub(crate) struct Queues {
 impl fmt::Debug for Queues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queues")
-            .field("queues", &self.starts.len())
+            .field("queues", &self.len)
             .finish_non_exhaustive()
     }
 }
@@ -53,41 +61,51 @@ impl Default for Queues {
     fn default() -> Self {
         Self {
             segments: Vec::new(),
-            starts: Vec::new(),
-            lens: Vec::new(),
-            counts: Vec::new(),
+            recs: Paged::default(),
+            len: 0,
             table: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
         }
     }
 }
 
-fn name_of<'a>(segments: &'a [String], starts: &[u32], lens: &[u16], q: u32) -> &'a str {
-    let start = starts[q as usize];
-    let seg = &segments[(start >> SEG_BITS) as usize];
+/// The name of queue `q` (below `len`).
+fn name_of<'a>(segments: &'a [String], recs: &Paged<QueueRec>, len: u32, q: u32) -> &'a str {
+    let start = recs.get(q).map_or(0, |r| r.start);
+    let seg_index = (start >> SEG_BITS) as usize;
+    let Some(seg) = segments.get(seg_index) else {
+        return "";
+    };
     let off = (start as usize) & (SEG - 1);
-    &seg[off..off + lens[q as usize] as usize]
+    let after = q.wrapping_add(1);
+    let end = match recs.get(after) {
+        Some(next) if after < len && (next.start >> SEG_BITS) as usize == seg_index => {
+            (next.start as usize) & (SEG - 1)
+        }
+        _ => seg.len(),
+    };
+    seg.get(off..end).unwrap_or("")
 }
 
 impl Queues {
     pub(crate) fn len(&self) -> usize {
-        self.starts.len()
+        self.len as usize
     }
 
     pub(crate) fn contains(&self, q: u32) -> bool {
-        (q as usize) < self.starts.len()
+        q < self.len
     }
 
     pub(crate) fn name(&self, q: u32) -> Option<&str> {
         self.contains(q)
-            .then(|| name_of(&self.segments, &self.starts, &self.lens, q))
+            .then(|| name_of(&self.segments, &self.recs, self.len, q))
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<u32> {
         let h = self.hasher.hash_one(name);
         self.table
             .find(h, |&q| {
-                name_of(&self.segments, &self.starts, &self.lens, q) == name
+                name_of(&self.segments, &self.recs, self.len, q) == name
             })
             .copied()
     }
@@ -100,20 +118,21 @@ impl Queues {
         let h = self.hasher.hash_one(name);
         let Self {
             segments,
-            starts,
-            lens,
+            recs,
+            len,
             table,
             hasher,
-            ..
         } = self;
-        if let Some(&q) = table.find(h, |&q| name_of(segments, starts, lens, q) == name) {
+        if let Some(&q) = table.find(h, |&q| name_of(segments, recs, *len, q) == name) {
             return Ok(q);
         }
-        let q = u32::try_from(starts.len())
-            .ok()
+        let q = Some(*len)
             .filter(|&q| q != u32::MAX)
             .ok_or(QueueError::TooManyQueues)?;
-        let fits = segments.last().is_some_and(|s| SEG - s.len() >= name.len());
+        // A name starts inside its segment (a full segment takes no more names, even empty ones).
+        let fits = segments
+            .last()
+            .is_some_and(|s| s.len() < SEG && SEG - s.len() >= name.len());
         if !fits {
             segments.push(String::with_capacity(SEG));
         }
@@ -124,28 +143,30 @@ impl Queues {
         let start = u32::try_from((seg_index << SEG_BITS) | seg.len())
             .map_err(|_| QueueError::TooManyQueues)?;
         seg.push_str(name);
-        starts.push(start);
-        lens.push(name.len() as u16);
-        table.insert_unique(h, q, |&q| {
-            hasher.hash_one(name_of(segments, starts, lens, q))
-        });
-        self.counts.push(0);
+        *recs.slot(q) = QueueRec { start, count: 0 };
+        *len += 1;
+        let n = *len;
+        table.insert_unique(h, q, |&q| hasher.hash_one(name_of(segments, recs, n, q)));
         Ok(q)
     }
 
     #[inline]
     pub(crate) fn count(&self, q: u32) -> u32 {
-        self.counts.get(q as usize).copied().unwrap_or(0)
+        self.recs.get(q).map_or(0, |r| r.count)
     }
 
     #[inline]
     pub(crate) fn add(&mut self, q: u32) {
-        self.counts[q as usize] += 1;
+        if let Some(r) = self.recs.get_mut(q) {
+            r.count += 1;
+        }
     }
 
     #[inline]
     pub(crate) fn sub(&mut self, q: u32) {
-        self.counts[q as usize] -= 1;
+        if let Some(r) = self.recs.get_mut(q) {
+            r.count -= 1;
+        }
     }
 }
 
@@ -175,5 +196,17 @@ mod tests {
         assert_eq!(q.name(c), Some(long.as_str()));
         assert_eq!(q.intern("").unwrap(), 3);
         assert_eq!(q.name(3), Some(""));
+        // Fill the next segment exactly: an empty name after it goes to a new segment.
+        let full = q.intern(&"z".repeat(MAX_NAME)).unwrap();
+        let one = q.intern("w").unwrap();
+        let empty = q.intern("").unwrap();
+        assert_eq!(empty, 3, "the empty name was interned already");
+        let tail = q.intern("after-a-full-segment").unwrap();
+        assert_eq!(q.name(full).map(str::len), Some(MAX_NAME));
+        assert_eq!(q.name(one), Some("w"));
+        assert_eq!(q.name(tail), Some("after-a-full-segment"));
+        assert_eq!(q.find("w"), Some(one));
+        assert_eq!(q.name(c), Some(long.as_str()));
+        assert_eq!(q.find("campaign-7:tenant-3@domain-1.example.com"), Some(a));
     }
 }
