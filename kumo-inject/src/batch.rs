@@ -609,17 +609,10 @@ impl<'a> Batch<'a> {
             let s = self.render_header(s, vars)?;
             header::write_unstructured(out, "Subject", &s);
         }
-        let mut have_date = false;
-        let mut have_id = false;
-        let mut have_mime = false;
+        let mut present = AddedHeaders::default();
         for (name, fid, kind) in &plan.headers {
             let value = self.render_header(*fid, vars)?;
-            match name.to_ascii_lowercase().as_str() {
-                "date" => have_date = true,
-                "message-id" => have_id = true,
-                "mime-version" => have_mime = true,
-                _ => {}
-            }
+            present.note(name);
             if *kind == HeaderKind::Addresses {
                 match header::parse_address_list(&value) {
                     Some(list) => {
@@ -645,19 +638,8 @@ impl<'a> Batch<'a> {
                 header::write_unstructured(out, name, &value);
             }
         }
-        if !have_date {
-            out.extend_from_slice(b"Date: ");
-            out.extend_from_slice(date.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        if !have_id {
-            out.extend_from_slice(b"Message-ID: <");
-            out.extend_from_slice(id.as_bytes());
-            out.extend_from_slice(b">\r\n");
-        }
-        if !have_mime {
-            out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-        }
+        present.write_date_and_id(out, date, id);
+        present.write_mime_version(out);
         self.write_body(out, plan, vars, ctx)?;
         Ok(utf8)
     }
@@ -779,6 +761,48 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Which of the headers that generation adds when missing (`Date`, `Message-ID`,
+/// `MIME-Version`) a message already has.
+#[derive(Debug, Default)]
+struct AddedHeaders {
+    date: bool,
+    id: bool,
+    mime: bool,
+}
+
+impl AddedHeaders {
+    /// Notes a header field named `name` (in any case).
+    fn note(&mut self, name: &str) {
+        match name.to_ascii_lowercase().as_str() {
+            "date" => self.date = true,
+            "message-id" => self.id = true,
+            "mime-version" => self.mime = true,
+            _ => {}
+        }
+    }
+
+    /// Writes `Date: date` and `Message-ID: <id>` unless the message has them.
+    fn write_date_and_id(&self, out: &mut Vec<u8>, date: &str, id: &str) {
+        if !self.date {
+            out.extend_from_slice(b"Date: ");
+            out.extend_from_slice(date.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !self.id {
+            out.extend_from_slice(b"Message-ID: <");
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(b">\r\n");
+        }
+    }
+
+    /// Writes `MIME-Version: 1.0` unless the message has it.
+    fn write_mime_version(&self, out: &mut Vec<u8>) {
+        if !self.mime {
+            out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        }
+    }
+}
+
 fn no_injection(value: &str, field: &str) -> Result<(), RecipientError> {
     if memchr::memchr3(b'\r', b'\n', 0, value.as_bytes()).is_some() {
         return Err(RecipientError::HeaderInjection {
@@ -846,7 +870,7 @@ fn finish_rfc822(
     if let Some(offset) = memchr::memchr(0, bytes) {
         return Err(MessageError::Nul { offset });
     }
-    let (mut have_date, mut have_id, mut have_mime) = (false, false, false);
+    let mut present = AddedHeaders::default();
     let mut in_headers = true;
     let mut any_header = false;
     let mut header_end = bytes.len();
@@ -876,12 +900,7 @@ fn finish_rfc822(
                 match line.split_once(':') {
                     Some((name, _)) if check_header_name(name) => {
                         any_header = true;
-                        match name.to_ascii_lowercase().as_str() {
-                            "date" => have_date = true,
-                            "message-id" => have_id = true,
-                            "mime-version" => have_mime = true,
-                            _ => {}
-                        }
+                        present.note(name);
                     }
                     _ => return Err(MessageError::NotAHeader { line: line_no }),
                 }
@@ -892,19 +911,8 @@ fn finish_rfc822(
     if !any_header {
         return Err(MessageError::NoHeaders);
     }
-    if !have_mime {
-        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    }
-    if !have_date {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(date.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !have_id {
-        out.extend_from_slice(b"Message-ID: <");
-        out.extend_from_slice(id.as_bytes());
-        out.extend_from_slice(b">\r\n");
-    }
+    present.write_mime_version(out);
+    present.write_date_and_id(out, date, id);
     encode::write_crlf(out, bytes);
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");

@@ -4,14 +4,12 @@
 mod support;
 
 use kumo_inject::{
-    BatchId, GeneratedMessage, Injector, InjectorConfig, JobStore, JobStoreError, MemoryJobStore,
-    MessageSink, PendingJob, RecipientOutcome, RequestContext, SinkError, StoredJob,
+    GeneratedMessage, Injector, InjectorConfig, JobStore, MemoryJobStore, MessageSink, SinkError,
 };
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use support::Collect;
+use support::{Collect, ProbedStore, inject_and_wait, start_injector};
 
 const N: usize = 1000;
 
@@ -61,18 +59,10 @@ async fn interrupted_batch_resumes_and_every_recipient_gets_exactly_one_message(
         stop_after: N / 2,
         injector: OnceLock::new(),
     });
-    let injector = Injector::builder(first.clone())
-        .job_store(store.clone())
-        .config(config())
-        .build()
-        .unwrap();
+    let injector = start_injector(first.clone(), store.clone(), config());
     first.injector.set(injector.clone()).unwrap();
-    let done = injector
-        .inject(request().into(), RequestContext::default())
-        .await
-        .unwrap();
+    let done = inject_and_wait(&injector, request()).await;
     let batch_id = done.batch_id().clone();
-    injector.idle().await;
     drop(injector);
 
     // Half done, half pending, all recorded.
@@ -82,11 +72,7 @@ async fn interrupted_batch_resumes_and_every_recipient_gets_exactly_one_message(
 
     // "Restart": a new injector on the same store.
     let second = Arc::new(Collect::default());
-    let injector = Injector::builder(second.clone())
-        .job_store(store.clone())
-        .config(config())
-        .build()
-        .unwrap();
+    let injector = start_injector(second.clone(), store.clone(), config());
     assert_eq!(injector.resume_pending().await.unwrap(), 1);
     injector.idle().await;
     assert!(store.is_empty());
@@ -111,32 +97,6 @@ async fn interrupted_batch_resumes_and_every_recipient_gets_exactly_one_message(
     assert_eq!(reports[0].response.success_count, N);
 }
 
-/// A store whose `record` fails once, at one index: the process "dies" after the sink accepted
-/// that message but before its outcome was recorded.
-struct CrashOnRecord {
-    inner: MemoryJobStore,
-    at: u32,
-    fired: AtomicUsize,
-}
-
-impl JobStore for CrashOnRecord {
-    fn persist(&self, job: &StoredJob) -> Result<(), JobStoreError> {
-        self.inner.persist(job)
-    }
-    fn record(&self, id: &BatchId, index: u32, o: &RecipientOutcome) -> Result<(), JobStoreError> {
-        if index == self.at && self.fired.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(JobStoreError::new("disk gone"));
-        }
-        self.inner.record(id, index, o)
-    }
-    fn complete(&self, id: &BatchId) -> Result<(), JobStoreError> {
-        self.inner.complete(id)
-    }
-    fn pending(&self) -> Result<Vec<PendingJob>, JobStoreError> {
-        self.inner.pending()
-    }
-}
-
 /// A host that ignores a message id it already holds.
 #[derive(Default)]
 struct Dedup {
@@ -152,30 +112,15 @@ impl MessageSink for Dedup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_accept_and_record_reoffers_the_same_message_id() {
-    let store = Arc::new(CrashOnRecord {
-        inner: MemoryJobStore::new(),
-        at: 300,
-        fired: AtomicUsize::new(0),
-    });
+    // The process "dies" after the sink accepted message 300 but before its outcome was recorded.
+    let store = Arc::new(ProbedStore::failing_record_at(300));
     let sink = Arc::new(Dedup::default());
-    let injector = Injector::builder(sink.clone())
-        .job_store(store.clone())
-        .config(config())
-        .build()
-        .unwrap();
-    injector
-        .inject(request().into(), RequestContext::default())
-        .await
-        .unwrap();
-    injector.idle().await;
+    let injector = start_injector(sink.clone(), store.clone(), config());
+    inject_and_wait(&injector, request()).await;
     assert_eq!(sink.ids.lock().unwrap().len(), 301);
     drop(injector);
 
-    let injector = Injector::builder(sink.clone())
-        .job_store(store.clone())
-        .config(config())
-        .build()
-        .unwrap();
+    let injector = start_injector(sink.clone(), store.clone(), config());
     assert_eq!(injector.resume_pending().await.unwrap(), 1);
     injector.idle().await;
     let ids = sink.ids.lock().unwrap();

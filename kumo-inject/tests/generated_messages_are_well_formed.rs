@@ -3,6 +3,8 @@
 //! decode back to the input (a small RFC 2047 / quoted-printable decoder is the oracle). Names
 //! and subjects with CR, LF or NUL fail that recipient instead.
 
+mod support;
+
 use base64::Engine as _;
 use kumo_inject::{
     Batch, BatchId, GenerateContext, GenerateOptions, InjectRequest, RecipientError,
@@ -55,28 +57,6 @@ fn decode_unstructured(v: &str) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
-fn decode_qp(s: &str) -> Vec<u8> {
-    let s = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'=' {
-            if s[i + 1] == b'\r' {
-                i += 3;
-                continue;
-            }
-            out.push(
-                u8::from_str_radix(std::str::from_utf8(&s[i + 1..i + 3]).unwrap(), 16).unwrap(),
-            );
-            i += 3;
-        } else {
-            out.push(s[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 fn crlf(s: &str) -> String {
     s.replace("\r\n", "\n")
         .replace('\r', "\n")
@@ -122,7 +102,7 @@ proptest! {
                 prop_assert_eq!(got, subject.clone());
                 let (_, body_part) = msg.split_once("\r\n\r\n").unwrap();
                 let decoded = if msg.contains("Content-Transfer-Encoding: quoted-printable") {
-                    decode_qp(body_part)
+                    support::qp::decode(body_part.as_bytes())
                 } else {
                     body_part.as_bytes().to_vec()
                 };

@@ -11,11 +11,11 @@ use kumo_inject::ratelimit::{
 };
 use kumo_inject::{KeyBy, LimitMode, RateLimitConfig, RecipientRateLimit};
 
-async fn build(
-    options: RedisOptions,
-    config: RateLimitConfig,
-) -> Result<RecipientRateLimit, RedisLimitError> {
-    RecipientRateLimit::redis(config, LimitMode::Reject, KeyBy::Global, options).await
+/// The error of building a Redis limiter with `options` and `config`.
+async fn build_error(options: RedisOptions, config: RateLimitConfig) -> RedisLimitError {
+    RecipientRateLimit::redis(config, LimitMode::Reject, KeyBy::Global, options)
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
@@ -24,9 +24,7 @@ async fn nothing_listening_is_a_connect_error() {
     let mut options = RedisOptions::new(format!("redis://127.0.0.1:{port}/"));
     options.connect_timeout = Duration::from_secs(3);
     let started = Instant::now();
-    let err = build(options, RateLimitConfig::per_second(10))
-        .await
-        .unwrap_err();
+    let err = build_error(options, RateLimitConfig::per_second(10)).await;
     assert!(
         matches!(
             err,
@@ -40,20 +38,18 @@ async fn nothing_listening_is_a_connect_error() {
 
 #[tokio::test]
 async fn bad_url_and_configs_are_errors() {
-    let err = build(
+    let err = build_error(
         RedisOptions::new("not a url"),
         RateLimitConfig::per_second(10),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, RedisLimitError::Url(_)), "{err:?}");
 
-    let err = build(
+    let err = build_error(
         RedisOptions::new("redis://127.0.0.1:1/"),
         RateLimitConfig::per_second(0),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(
         matches!(
             err,
@@ -65,9 +61,7 @@ async fn bad_url_and_configs_are_errors() {
     let mut options = RedisOptions::new("redis://127.0.0.1:1/");
     options.on_unavailable =
         UnavailablePolicy::FallbackLocal(RateLimitConfig::new(1, Duration::ZERO, 1));
-    let err = build(options, RateLimitConfig::per_second(10))
-        .await
-        .unwrap_err();
+    let err = build_error(options, RateLimitConfig::per_second(10)).await;
     assert!(
         matches!(
             err,

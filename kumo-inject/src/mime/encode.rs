@@ -195,34 +195,18 @@ pub(crate) fn write_base64(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 #[cfg(test)]
+#[path = "../../tests/support/qp.rs"]
+mod qp_oracle;
+
+#[cfg(test)]
 mod tests {
+    use super::qp_oracle::decode as qp_decode;
     use super::*;
 
     fn qp(s: &str) -> String {
         let mut v = Vec::new();
         write_qp(&mut v, s.as_bytes());
         String::from_utf8(v).unwrap()
-    }
-
-    /// A simple decoder, the oracle for the property test.
-    fn qp_decode(s: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < s.len() {
-            if s[i] == b'=' {
-                if s[i + 1] == b'\r' {
-                    i += 3;
-                    continue;
-                }
-                let h = std::str::from_utf8(&s[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(h, 16).unwrap());
-                i += 3;
-            } else {
-                out.push(s[i]);
-                i += 1;
-            }
-        }
-        out
     }
 
     #[test]

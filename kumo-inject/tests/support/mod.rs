@@ -1,12 +1,20 @@
-//! Test support shared by the integration tests: a collecting sink and a Python finder.
+//! Test support shared by the integration tests: a collecting sink, a probing job store,
+//! injector helpers, a Python finder, an HTTP client and a quoted-printable decoder.
 #![allow(
     dead_code,
     unreachable_pub,
     reason = "each test binary uses a part of it"
 )]
 
-use kumo_inject::{BatchReport, GeneratedMessage, MessageSink, RecipientFailure, SinkError};
+pub mod qp;
+
+use kumo_inject::{
+    BatchId, BatchReport, GeneratedMessage, Injected, Injector, InjectorConfig, JobStore,
+    JobStoreError, MemoryJobStore, MessageSink, PendingJob, RecipientFailure, RecipientOutcome,
+    RequestContext, SinkError, StoredJob,
+};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A sink that keeps everything it is given.
 #[derive(Debug, Default)]
@@ -30,6 +38,69 @@ impl MessageSink for Collect {
     fn batch_finished(&self, report: &BatchReport) {
         self.reports.lock().unwrap().push(report.clone());
     }
+}
+
+/// A [`MemoryJobStore`] that counts `persist` calls and, with `fail_record_at`, fails `record`
+/// once at that index: the process "dies" after the sink accepted that message but before its
+/// outcome was recorded.
+#[derive(Debug, Default)]
+pub struct ProbedStore {
+    pub inner: MemoryJobStore,
+    pub persisted: AtomicUsize,
+    pub fail_record_at: Option<u32>,
+    record_failed: AtomicBool,
+}
+
+impl ProbedStore {
+    /// A store whose `record` fails once, at `index`.
+    pub fn failing_record_at(index: u32) -> Self {
+        Self {
+            fail_record_at: Some(index),
+            ..Self::default()
+        }
+    }
+}
+
+impl JobStore for ProbedStore {
+    fn persist(&self, job: &StoredJob) -> Result<(), JobStoreError> {
+        self.persisted.fetch_add(1, Ordering::SeqCst);
+        self.inner.persist(job)
+    }
+    fn record(&self, id: &BatchId, index: u32, o: &RecipientOutcome) -> Result<(), JobStoreError> {
+        if self.fail_record_at == Some(index) && !self.record_failed.swap(true, Ordering::SeqCst) {
+            return Err(JobStoreError::new("disk gone"));
+        }
+        self.inner.record(id, index, o)
+    }
+    fn complete(&self, id: &BatchId) -> Result<(), JobStoreError> {
+        self.inner.complete(id)
+    }
+    fn pending(&self) -> Result<Vec<PendingJob>, JobStoreError> {
+        self.inner.pending()
+    }
+}
+
+/// An injector on the current runtime that gives messages to `sink` and keeps jobs in `store`.
+pub fn start_injector(
+    sink: impl MessageSink,
+    store: impl JobStore,
+    config: InjectorConfig,
+) -> Injector {
+    Injector::builder(sink)
+        .job_store(store)
+        .config(config)
+        .build()
+        .unwrap()
+}
+
+/// Injects `body` (which must be accepted) and waits until the injector is idle.
+pub async fn inject_and_wait(injector: &Injector, body: Vec<u8>) -> Injected {
+    let done = injector
+        .inject(body.into(), RequestContext::default())
+        .await
+        .unwrap();
+    injector.idle().await;
+    done
 }
 
 /// The Python to run the independent checks with: `$KUMO_TEST_PYTHON`, else `python3`. `None`
