@@ -32,69 +32,53 @@ pub(super) trait Folded: Sized {
     fn item(&self) -> Item<'_>;
 }
 
-impl Folded for HistogramSeries {
-    const KEY: &'static str = "le";
-    const MISSING: ParseErrorKind = ParseErrorKind::MissingLe;
-    const POINT: Suffix = Suffix::Bucket;
+/// Implements [`Folded`] for a series type: its points field, key label, missing-key error,
+/// point suffix and item variant.
+macro_rules! folded {
+    ($ty:ident, $points:ident, $key:literal, $missing:ident, $point:ident, $item:ident) => {
+        impl Folded for $ty {
+            const KEY: &'static str = $key;
+            const MISSING: ParseErrorKind = ParseErrorKind::$missing;
+            const POINT: Suffix = Suffix::$point;
 
-    fn start(name: String, labels: Vec<(String, String)>) -> Self {
-        HistogramSeries {
-            name,
-            labels,
-            ..Default::default()
+            fn start(name: String, labels: Vec<(String, String)>) -> Self {
+                $ty {
+                    name,
+                    labels,
+                    ..Default::default()
+                }
+            }
+
+            fn labels(&self) -> &[(String, String)] {
+                &self.labels
+            }
+
+            fn parts(&mut self) -> Parts<'_> {
+                Parts {
+                    points: &mut self.$points,
+                    sum: &mut self.sum,
+                    count: &mut self.count,
+                    created: &mut self.created,
+                    timestamp: &mut self.timestamp,
+                }
+            }
+
+            fn item(&self) -> Item<'_> {
+                Item::$item(self)
+            }
         }
-    }
-
-    fn labels(&self) -> &[(String, String)] {
-        &self.labels
-    }
-
-    fn parts(&mut self) -> Parts<'_> {
-        Parts {
-            points: &mut self.buckets,
-            sum: &mut self.sum,
-            count: &mut self.count,
-            created: &mut self.created,
-            timestamp: &mut self.timestamp,
-        }
-    }
-
-    fn item(&self) -> Item<'_> {
-        Item::Histogram(self)
-    }
+    };
 }
 
-impl Folded for SummarySeries {
-    const KEY: &'static str = "quantile";
-    const MISSING: ParseErrorKind = ParseErrorKind::MissingQuantile;
-    const POINT: Suffix = Suffix::None;
-
-    fn start(name: String, labels: Vec<(String, String)>) -> Self {
-        SummarySeries {
-            name,
-            labels,
-            ..Default::default()
-        }
-    }
-
-    fn labels(&self) -> &[(String, String)] {
-        &self.labels
-    }
-
-    fn parts(&mut self) -> Parts<'_> {
-        Parts {
-            points: &mut self.quantiles,
-            sum: &mut self.sum,
-            count: &mut self.count,
-            created: &mut self.created,
-            timestamp: &mut self.timestamp,
-        }
-    }
-
-    fn item(&self) -> Item<'_> {
-        Item::Summary(self)
-    }
-}
+folded!(HistogramSeries, buckets, "le", MissingLe, Bucket, Histogram);
+folded!(
+    SummarySeries,
+    quantiles,
+    "quantile",
+    MissingQuantile,
+    None,
+    Summary
+);
 
 /// One sample of a histogram or summary family, as the parser hands it to [`fold`].
 pub(super) struct FoldSample<'l, 't> {

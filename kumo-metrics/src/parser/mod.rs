@@ -438,12 +438,7 @@ impl Parser {
         let rest_at = if n1 < b.len() { n1 + 1 } else { n1 };
         let rest = &text[rest_at..];
         if !(self.open && self.family.name == name && !self.has_samples) {
-            self.close(f);
-            self.family.name.clear();
-            self.family.name.push_str(name);
-            self.family.help.clear();
-            self.family.metric_type = MetricType::Untyped;
-            self.open = true;
+            self.open_family(name, f);
         }
         if kw == "HELP" {
             self.family.help.clear();
@@ -474,6 +469,16 @@ impl Parser {
         self.open = false;
         self.announced = false;
         self.has_samples = false;
+    }
+
+    /// Closes the open family and opens `name`, untyped and without help until declared.
+    fn open_family<F: FnMut(Item<'_>)>(&mut self, name: &str, f: &mut F) {
+        self.close(f);
+        self.family.name.clear();
+        self.family.name.push_str(name);
+        self.family.help.clear();
+        self.family.metric_type = MetricType::Untyped;
+        self.open = true;
     }
 
     fn flush_series<F: FnMut(Item<'_>)>(&mut self, f: &mut F) {
@@ -614,12 +619,7 @@ impl Parser {
         let suffix = match self.open.then(|| self.suffix(name)).flatten() {
             Some(s) => s,
             None => {
-                self.close(f);
-                self.family.name.clear();
-                self.family.name.push_str(name);
-                self.family.help.clear();
-                self.family.metric_type = MetricType::Untyped;
-                self.open = true;
+                self.open_family(name, f);
                 Suffix::None
             }
         };
