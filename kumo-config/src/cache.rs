@@ -429,15 +429,31 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.read_slot(hash, key, |slot| {
+            if self.serves(slot, cur, now) {
+                slot.value.clone()
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Under the read lock: `read` applied to `key`'s slot, `None` without an entry.
+    fn read_slot<Q, R>(
+        &self,
+        hash: u64,
+        key: &Q,
+        read: impl FnOnce(&Slot<V, E>) -> Option<R>,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let g = self.shard(hash).read();
         let e = g
             .table
             .find(hash, |e| e.hash == hash && e.key.borrow() == key)?;
-        if self.serves(&e.slot, cur, now) {
-            e.slot.value.clone()
-        } else {
-            None
-        }
+        read(&e.slot)
     }
 
     /// The last good value for `key`, current or not.
@@ -446,13 +462,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let g = self.shard(hash).read();
-        g.table
-            .find(hash, |e| e.hash == hash && e.key.borrow() == key)?
-            .slot
-            .value
-            .clone()
+        self.read_slot(self.hash(key), key, |slot| slot.value.clone())
     }
 
     /// The epoch at which the stored value for `key` was computed.
@@ -461,12 +471,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
-        let g = self.shard(hash).read();
-        let e = g
-            .table
-            .find(hash, |e| e.hash == hash && e.key.borrow() == key)?;
-        e.slot.value.as_ref().map(|_| e.slot.epoch)
+        self.read_slot(self.hash(key), key, |slot| {
+            slot.value.as_ref().map(|_| slot.epoch)
+        })
     }
 
     /// Removes `key`'s value (a load in flight still completes for its waiters but is not
