@@ -688,20 +688,10 @@ impl<'a> Batch<'a> {
             write_leaf(out, ctype, text, top);
         }
         if related {
-            let b = boundary(1);
-            for p in &plan.inline {
-                delimiter(out, &b);
-                out.extend_from_slice(&p.bytes);
-            }
-            close(out, &b);
+            close_with_parts(out, &boundary(1), &plan.inline);
         }
         if mixed {
-            let b = boundary(0);
-            for p in &plan.attachments {
-                delimiter(out, &b);
-                out.extend_from_slice(&p.bytes);
-            }
-            close(out, &b);
+            close_with_parts(out, &boundary(0), &plan.attachments);
         }
         Ok(())
     }
@@ -826,6 +816,15 @@ fn delimiter(out: &mut Vec<u8>, boundary: &str) {
     out.extend_from_slice(b"\r\n--");
     out.extend_from_slice(boundary.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// Writes the already encoded `parts` into the open multipart `boundary`, then closes it.
+fn close_with_parts(out: &mut Vec<u8>, boundary: &str, parts: &[EncodedPart]) {
+    for p in parts {
+        delimiter(out, boundary);
+        out.extend_from_slice(&p.bytes);
+    }
+    close(out, boundary);
 }
 
 fn close(out: &mut Vec<u8>, boundary: &str) {
