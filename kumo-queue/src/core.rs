@@ -511,30 +511,46 @@ impl WheelCore {
                 // down; a full run is appended to its slot at once.
                 let mut local = [Entry::default(); CHUNK];
                 local[..n].copy_from_slice(&pool.get(c).entries[..n]);
-                for &e in &local[..n] {
-                    if e.due == cur {
-                        self.len -= 1;
-                        f.pop(e.id, e.due);
-                        continue;
-                    }
-                    // Below level 1 the target is the low byte (the current tick's is zero).
-                    let t = if l == 1 {
-                        (e.due & 0xff) as usize
-                    } else {
-                        self.locate(e.due)
-                    };
-                    match t.checked_sub(base) {
-                        Some(b) if b < SLOTS => {
-                            let k = usize::from(stage.counts[b]);
-                            stage.runs[b][k] = e;
-                            if k + 1 == STAGE {
-                                self.file_run(pool, t, &stage.runs[b]);
-                                stage.counts[b] = 0;
-                            } else {
-                                stage.counts[b] = (k + 1) as u8;
-                            }
+                if l == 1 {
+                    // Below level 1 the target is the low byte; the current tick's is zero,
+                    // so a zero byte means due now.
+                    for &e in &local[..n] {
+                        let b = (e.due & 0xff) as usize;
+                        if b == 0 {
+                            self.len -= 1;
+                            f.pop(e.id, e.due);
+                            continue;
                         }
-                        _ => self.file_at(pool, t, e),
+                        let k = usize::from(stage.counts[b]);
+                        stage.runs[b][k] = e;
+                        if k + 1 == STAGE {
+                            self.file_run(pool, b, &stage.runs[b]);
+                            stage.counts[b] = 0;
+                        } else {
+                            stage.counts[b] = (k + 1) as u8;
+                        }
+                    }
+                } else {
+                    for &e in &local[..n] {
+                        if e.due == cur {
+                            self.len -= 1;
+                            f.pop(e.id, e.due);
+                            continue;
+                        }
+                        let t = self.locate(e.due);
+                        match t.checked_sub(base) {
+                            Some(b) if b < SLOTS => {
+                                let k = usize::from(stage.counts[b]);
+                                stage.runs[b][k] = e;
+                                if k + 1 == STAGE {
+                                    self.file_run(pool, t, &stage.runs[b]);
+                                    stage.counts[b] = 0;
+                                } else {
+                                    stage.counts[b] = (k + 1) as u8;
+                                }
+                            }
+                            _ => self.file_at(pool, t, e),
+                        }
                     }
                 }
             } else {
