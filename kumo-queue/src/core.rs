@@ -477,24 +477,32 @@ impl WheelCore {
                 (ch.len as usize, ch.next)
             };
             if !dirty && l > 0 && n > 0 {
-                // A chunk whose entries all share one due tick (a burst) moves as a whole: it
-                // is popped in one run or linked into its target slot, without copying.
+                // A chunk whose entries all go to one slot one level down (a burst) moves as
+                // a whole: it is popped in one run or linked into that slot, without copying.
+                // They do when they share the byte of level l - 1 (the bytes above it are the
+                // current tick's); the current tick's bytes below l are zero, so a nonzero byte
+                // names the slot at level l - 1, and a zero byte at level 1 means due now.
                 let entries = &pool.get(c).entries[..n];
-                let first = entries[0].due;
-                if entries[n - 1].due == first
-                    && entries.iter().fold(0, |acc, e| acc | (e.due ^ first)) == 0
+                let shift = 8 * (l as u32 - 1);
+                let key = entries[0].due >> shift;
+                if entries[n - 1].due >> shift == key
+                    && entries
+                        .iter()
+                        .fold(0, |acc, e| acc | ((e.due >> shift) ^ key))
+                        == 0
                 {
-                    if first == cur {
+                    let byte = (key & 0xff) as usize;
+                    if byte == 0 && l == 1 {
                         f.pop_run(entries);
                         self.len -= n;
                         pool.free(c);
                         c = next;
                         continue;
                     }
-                    let t = self.locate(first);
+                    let t = (l - 1) * SLOTS + byte;
                     // A partly filled chunk is only linked into an empty slot, so that a slot
                     // holds at most one partly filled chunk per cascade that fed it.
-                    if n == CHUNK || self.slots[t].head == NIL {
+                    if byte != 0 && (n == CHUNK || self.slots[t].head == NIL) {
                         self.splice(pool, t, c, n);
                         c = next;
                         continue;
@@ -673,6 +681,23 @@ mod tests {
         });
         assert_eq!(got.len(), 901);
         w.advance(&mut pool, &mut dues, 80_000, &mut |id, due| {
+            got.push((due, id))
+        });
+        // Level-2 chunks whose dues differ but share the level-1 byte (moved whole), and whose
+        // level-1 byte is zero (spread over level 0 and popped at the block start).
+        for base in [0x3_4500u32, 0x3_0000] {
+            for k in 0..600u32 {
+                w.schedule(&mut pool, &mut dues, id, base + k % 200);
+                want.push((base + k % 200, id));
+                id += 1;
+            }
+        }
+        for k in 0..600u32 {
+            w.schedule(&mut pool, &mut dues, id, 0x4_2200 + k % 3);
+            want.push((0x4_2200 + k % 3, id));
+            id += 1;
+        }
+        w.advance(&mut pool, &mut dues, 0x5_0000, &mut |id, due| {
             got.push((due, id))
         });
         got.sort_unstable();
