@@ -16,7 +16,7 @@
 //! A slot that has never held a stale entry, nor received entries from a slot that did, is
 //! *clean*: every entry in it is live and unique, so it is cascaded and popped without looking
 //! at the due words at all (sequential work only). Only dirty slots pay the random accesses.
-//! A clean cascade moves a chunk whose entries share one due tick (a burst) as a whole, and
+//! A clean cascade moves a chunk whose entries all go to one slot (a burst) as a whole, and
 //! stages the other entries in short runs per target slot (the pool's staging buffers), so
 //! that the target chunks are appended to a run at a time rather than an entry at a time.
 //!
