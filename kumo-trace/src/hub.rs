@@ -25,7 +25,7 @@ use crate::{Received, StreamFilter, SubscribeOptions, Subscription, Timestamp, T
 ///   dropped; the subscriber's next receive yields a global [`Payload::Diagnostic`]
 ///   (level `Error`) saying how many events it missed, then carries on — it is not
 ///   disconnected.
-/// * **Filtered at the source.** A subscriber's [`MetaFilter`] and its `terse` wish are
+/// * **Filtered at the source.** A subscriber's [`MetaFilter`](crate::MetaFilter) and its `terse` wish are
 ///   applied while publishing, so unwanted events never enter its queue and message data is
 ///   cut once per event for all terse subscribers. `only_new`/`only_one` are applied on the
 ///   receiving side ([`Subscription`]).

@@ -7,7 +7,7 @@ use crate::{Cidr, MetaFilter, ParseCidrError, Side};
 /// The default per-subscriber queue capacity of [`SubscribeOptions`].
 pub const DEFAULT_CAPACITY: usize = 16 * 1024;
 
-/// What a subscriber asks of a [`TraceHub`].
+/// What a subscriber asks of a [`TraceHub`](crate::TraceHub).
 ///
 /// It deserializes from JSON (all fields optional), so a host can take it from the first
 /// message of a websocket or from a request body:
@@ -33,9 +33,9 @@ pub struct SubscribeOptions {
     pub capacity: usize,
     /// Cut multi-line message data at the source ([`terse`](crate::terse)).
     pub terse: bool,
-    /// Only sessions whose opening this subscriber saw ([`StreamFilter`]).
+    /// Only sessions whose opening this subscriber saw ([`StreamFilter`](crate::StreamFilter)).
     pub only_new: bool,
-    /// Follow the first admitted session and end when it closes ([`StreamFilter`]).
+    /// Follow the first admitted session and end when it closes ([`StreamFilter`](crate::StreamFilter)).
     pub only_one: bool,
     /// Which events to receive, judged on side and connection metadata, at the source.
     pub filter: MetaFilter,
