@@ -19,6 +19,11 @@
 #![forbid(unsafe_code)] // nothing here needs it
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)] // the public surface is documented and deliberate
 
+// The root README's Rust examples run as doctests of this package.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadme;
+
 pub mod cli;
 pub mod clock;
 pub mod delivery;
