@@ -1,5 +1,7 @@
 //! [`Resolver`] on hickory-resolver 0.26.
 
+#[cfg(feature = "dnssec")]
+use crate::dnssec::TrustAnchors;
 use crate::error::LookupError;
 use crate::resolver::{Answer, AnswerKind, LookupFuture, RecordData, RecordType, Resolver};
 use hickory_resolver::TokioResolver;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Options for [`HickoryResolver::new`]. The defaults are hickory's (5 s timeout, 2 attempts,
-/// 8192 cached answers).
+/// 8192 cached answers, no DNSSEC validation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HickoryOptions {
@@ -27,6 +29,11 @@ pub struct HickoryOptions {
     pub cache_size: u64,
     /// Also connect over TCP (tried after UDP fails or is truncated).
     pub tcp: bool,
+    /// Validate answers with DNSSEC from these trust anchors (feature `dnssec`); `None` (the
+    /// default) does not validate. See [`HickoryOptions::validate`].
+    #[cfg(feature = "dnssec")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dnssec")))]
+    pub dnssec: Option<TrustAnchors>,
 }
 
 impl Default for HickoryOptions {
@@ -36,6 +43,8 @@ impl Default for HickoryOptions {
             attempts: 2,
             cache_size: 8192,
             tcp: true,
+            #[cfg(feature = "dnssec")]
+            dnssec: None,
         }
     }
 }
@@ -64,6 +73,20 @@ impl HickoryOptions {
         self.tcp = tcp;
         self
     }
+
+    /// Validates every answer with DNSSEC, starting from `anchors` (feature `dnssec`).
+    ///
+    /// An answer that fails validation (bogus: missing or bad signatures, or a zone served
+    /// unsigned where the chain of trust says it must be signed) becomes
+    /// [`LookupError::Bogus`], which [`MailExchanger::resolve`](crate::MailExchanger::resolve)
+    /// reports as a temporary failure, never as an implicit MX. Provably insecure (unsigned
+    /// delegation) answers are accepted. Validation costs extra DS and DNSKEY queries.
+    #[cfg(feature = "dnssec")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dnssec")))]
+    pub fn validate(mut self, anchors: TrustAnchors) -> Self {
+        self.dnssec = Some(anchors);
+        self
+    }
 }
 
 /// A [`Resolver`] backed by hickory-resolver, pointed at the name servers you give (any
@@ -71,8 +94,9 @@ impl HickoryOptions {
 ///
 /// Must be used inside a tokio runtime. Lookups are fully qualified: no search domains apply.
 ///
-/// DNSSEC: a `DnssecBogus` error from hickory maps to [`LookupError::Bogus`], but this adapter
-/// does not read hickory's validation proofs, so [`Answer::secure`] is always `false` here.
+/// DNSSEC: with validation on ([`HickoryOptions::validate`], feature `dnssec`) hickory's
+/// `DnssecBogus` error maps to [`LookupError::Bogus`]. This adapter does not read hickory's
+/// per-record proofs, so [`Answer::secure`] is always `false` here.
 #[derive(Debug, Clone)]
 pub struct HickoryResolver {
     inner: Arc<TokioResolver>,
@@ -104,8 +128,14 @@ impl HickoryResolver {
             })
             .collect();
         let config = ResolverConfig::from_parts(None, vec![], servers);
+        #[cfg_attr(not(feature = "dnssec"), allow(unused_mut))]
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+        #[cfg(feature = "dnssec")]
+        if let Some(anchors) = &options.dnssec {
+            // Also sets `validate` in hickory's options.
+            builder = builder.with_trust_anchor(anchors.hickory());
+        }
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.timeout = options.timeout;
         opts.attempts = options.attempts;

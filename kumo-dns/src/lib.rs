@@ -64,6 +64,9 @@
 //!   (hickory-server) on `127.0.0.1` with an ephemeral port that serves zone text, injects
 //!   SERVFAIL / REFUSED / no answer per name, and counts the queries it receives. For tests and
 //!   demos of programs that resolve through this crate.
+//! - `dnssec`: DNSSEC validation in [`HickoryResolver`] (`HickoryOptions::validate` with
+//!   `TrustAnchors`, the public root keys or DNSKEY records you give), on hickory's
+//!   `dnssec-ring`. An answer that fails validation is `LookupError::Bogus`, a temporary failure.
 //!
 //! # Should I use this crate?
 //!
@@ -73,6 +76,8 @@
 
 mod cache;
 mod clock;
+#[cfg(feature = "dnssec")]
+mod dnssec;
 mod error;
 mod hickory;
 mod mx;
@@ -88,6 +93,9 @@ mod zone_text;
 
 pub use cache::{CacheConfig, CacheStats, MxCache};
 pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "dnssec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dnssec")))]
+pub use dnssec::{TrustAnchorError, TrustAnchors};
 pub use error::{LookupError, MxError, NameError, ZoneError};
 pub use hickory::{HickoryOptions, HickoryResolver};
 pub use mx::{HostStatus, MailExchanger, MxHost, MxSource, NullMxPolicy, ResolveOptions};

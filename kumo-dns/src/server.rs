@@ -127,7 +127,9 @@ impl LoopbackDnsServerBuilder {
     }
 
     /// Injects a fault for `name` from the start. [`Fault::Timeout`] never answers;
-    /// [`Fault::Bogus`] is not modelled by this server (it answers normally).
+    /// [`Fault::Bogus`] is not modelled by this server (it answers normally); it serves zones
+    /// unsigned, so a resolver validating from a trust anchor above them (feature `dnssec`)
+    /// sees bogus answers.
     pub fn fault(mut self, name: &str, fault: Fault) -> Self {
         self.faults.push((trim(name), fault));
         self

@@ -47,7 +47,8 @@ async fn timeout_is_temporary() {
 
 #[tokio::test]
 async fn dnssec_bogus_is_temporary() {
-    // The loopback server does not sign zones; the zone-text resolver models a bogus answer.
+    // The zone-text resolver models a bogus answer; tests/dnssec_bogus_is_temporary.rs gets a
+    // real one from a validating hickory resolver on the loopback server (feature `dnssec`).
     let z = support::zone_resolver().with_fault("nodata.test", kumo_dns::Fault::Bogus);
     let err = MailExchanger::resolve(&z, "nodata.test").await.unwrap_err();
     assert!(
