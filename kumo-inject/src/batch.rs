@@ -8,10 +8,9 @@ use crate::host::{Durability, MessageSink, RecipientFailure};
 use crate::job_store::RecipientOutcome;
 use crate::mime::{date, encode, header};
 use crate::model::{Content, FromHeader, InjectRequest, InjectResponse, Recipient};
-use crate::template::{FieldId, TemplateLimits, Templates};
+use crate::template::{FieldId, RenderVars, TemplateLimits, Templates};
 use base64::Engine as _;
 use bytes::Bytes;
-use minijinja::Value;
 use serde_json::Value as JsonValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -28,9 +27,11 @@ pub struct GenerateOptions {
     pub max_recipients: usize,
     /// The largest generated message, and the largest rendered template output (default 32 MiB).
     pub max_message_bytes: usize,
-    /// Template instructions one render may execute (default 1,000,000).
+    /// Template instructions one `Jinja` render may execute (default 1,000,000). `Handlebars`
+    /// has no fuel: only [`max_message_bytes`](Self::max_message_bytes) bounds its renders.
     pub template_fuel: u64,
-    /// Template recursion depth (default 100; minijinja caps it at 500).
+    /// `Jinja` template recursion depth (default 100; minijinja caps it at 500). `Handlebars`
+    /// templates cannot recurse: partials and decorators are refused.
     pub template_recursion: usize,
     /// The domain of generated `Message-ID`s; `None` uses the envelope sender's domain, then
     /// [`hostname`](Self::hostname).
@@ -404,7 +405,7 @@ impl<'a> Batch<'a> {
         s
     }
 
-    fn render(&self, id: FieldId, vars: &Value) -> Result<Cow<'a, str>, RecipientError> {
+    fn render(&self, id: FieldId, vars: &RenderVars) -> Result<Cow<'a, str>, RecipientError> {
         if self.templates.is_static(id) {
             return Ok(Cow::Borrowed(self.templates.source(id)));
         }
@@ -418,7 +419,11 @@ impl<'a> Batch<'a> {
         }
     }
 
-    fn render_header(&self, id: FieldId, vars: &Value) -> Result<Cow<'a, str>, RecipientError> {
+    fn render_header(
+        &self,
+        id: FieldId,
+        vars: &RenderVars,
+    ) -> Result<Cow<'a, str>, RecipientError> {
         let v = self.render(id, vars)?;
         no_injection(&v, self.templates.label(id))?;
         Ok(v)
@@ -469,7 +474,7 @@ impl<'a> Batch<'a> {
             self.templates
                 .vars(&r.email, r.name.as_deref(), to_header, &r.substitutions)
         } else {
-            Value::UNDEFINED
+            RenderVars::None
         };
         let id = self.message_id(&ctx.batch_id, index);
         let mut out = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed) + 256);
@@ -580,7 +585,7 @@ impl<'a> Batch<'a> {
         out: &mut Vec<u8>,
         plan: &BuilderPlan<'a>,
         r: &Recipient,
-        vars: &Value,
+        vars: &RenderVars,
         id: &str,
         date: &str,
         ctx: &GenerateContext,
@@ -648,7 +653,7 @@ impl<'a> Batch<'a> {
         &self,
         out: &mut Vec<u8>,
         plan: &BuilderPlan<'a>,
-        vars: &Value,
+        vars: &RenderVars,
         ctx: &GenerateContext,
     ) -> Result<(), RecipientError> {
         let mut alts: [Option<(&str, Cow<'a, str>)>; 3] = [None, None, None];

@@ -1,7 +1,6 @@
 //! Errors of the two failure domains of a batch: the whole request, and one recipient.
 
 use crate::address::AddressError;
-use crate::model::TemplateDialect;
 
 /// Why a whole request was refused (HTTP 422). Permanent: the same request fails again.
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +48,11 @@ pub enum RequestError {
         field: String,
         /// The engine's error, with the line.
         #[source]
-        source: minijinja::Error,
+        source: TemplateError,
     },
     /// The builder has neither `text_body` nor `html_body`.
     #[error("content needs a text_body or an html_body")]
     NoBody,
-    /// The request asks for a template dialect this crate does not implement.
-    #[error("template dialect {0:?} is not supported")]
-    UnsupportedDialect(TemplateDialect),
     /// An attachment is invalid.
     #[error("invalid attachment {index}")]
     Attachment {
@@ -66,6 +62,25 @@ pub enum RequestError {
         #[source]
         source: AttachmentError,
     },
+}
+
+/// A template engine's error, by `template_dialect`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// `Jinja`: a syntax error, a runtime error, exhausted fuel or output over the size limit.
+    #[error(transparent)]
+    Jinja(minijinja::Error),
+    /// `Handlebars`: the template does not compile.
+    #[error(transparent)]
+    HandlebarsSyntax(Box<handlebars::TemplateError>),
+    /// `Handlebars`: a partial or a decorator (inline partial), refused because handlebars has
+    /// no recursion or fuel limit for them.
+    #[error("handlebars partials and decorators are not supported")]
+    HandlebarsPartial,
+    /// `Handlebars`: a render error, or output over the size limit.
+    #[error(transparent)]
+    HandlebarsRender(Box<handlebars::RenderError>),
 }
 
 /// What is wrong with an attachment.
@@ -109,7 +124,7 @@ pub enum RecipientError {
         field: String,
         /// The engine's error.
         #[source]
-        source: minijinja::Error,
+        source: TemplateError,
     },
     /// A rendered header value (or display name) contains CR, LF or NUL: a header injection.
     #[error("line break or NUL in header {field}")]

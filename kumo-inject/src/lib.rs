@@ -12,9 +12,10 @@
 //! - **Wire compatibility.** [`InjectRequest`] and [`InjectResponse`] mirror KumoMTA's inject v1
 //!   field for field, unknown fields rejected, so existing clients work unchanged; the router
 //!   answers with KumoMTA's status codes (400, 413, 415, 422, 503, 200 with per-recipient errors).
-//! - **Compile once, render per recipient.** Templates (minijinja) are compiled once per batch;
-//!   HTML and AMP bodies are auto-escaped, text and headers are not; every render has a fuel
-//!   budget, a recursion limit and an output cap, so a template bomb fails its recipient.
+//! - **Compile once, render per recipient.** Templates (minijinja for `Jinja`, handlebars for
+//!   `Handlebars`) are compiled once per batch; HTML and AMP bodies are auto-escaped, text and
+//!   headers are not; every render has an output cap, and Jinja renders also a fuel budget and a
+//!   recursion limit, so a template bomb fails its recipient.
 //! - **Well-formed MIME.** CRLF only, every line within 998 octets (headers folded at 78 where
 //!   whitespace allows), `Date`, `Message-ID` and `MIME-Version` on every message, RFC 2047
 //!   encoded words for non-ASCII headers and display names, RFC 2231 for non-ASCII file names,
@@ -127,8 +128,11 @@
 //!
 //! # Differences from KumoMTA
 //!
-//! - `template_dialect: "Handlebars"` is accepted by the schema but refused with a 422
-//!   ([`RequestError::UnsupportedDialect`]).
+//! - `template_dialect: "Handlebars"` (the `handlebars` crate) has no fuel budget: a render is
+//!   bounded by the output size cap only, and partials and decorators (inline partials) are
+//!   refused with a 422 ([`TemplateError::HandlebarsPartial`]) because they can recurse without
+//!   bound. A handlebars render can still spend CPU on nested `#each` loops over large
+//!   substitution arrays that write nothing.
 //! - An invalid `envelope_sender` is a 422 (KumoMTA answers 500).
 //! - Builder messages get a `Message-ID` (`<batch>.<index>@<domain>`); KumoMTA's builder adds none.
 //! - In deferred mode the per-recipient outcomes reach the host ([`MessageSink::recipient_failed`],
@@ -165,7 +169,10 @@ pub use batch::{
 };
 /// Re-exported: [`GeneratedMessage::data`] is a `bytes::Bytes`.
 pub use bytes;
-pub use error::{AttachmentError, MessageError, RecipientError, RequestError};
+pub use error::{AttachmentError, MessageError, RecipientError, RequestError, TemplateError};
+/// The template engine, re-exported because its error type appears in [`RequestError`] and
+/// [`RecipientError`].
+pub use handlebars;
 pub use host::{
     Admission, AlwaysAdmit, BatchReport, Durability, MessageSink, RecipientFailure, Refusal,
     SinkError,
@@ -182,8 +189,6 @@ pub use injector::{
 pub use job_store::{
     JobStore, JobStoreError, MemoryJobStore, PendingJob, RecipientOutcome, StoredJob,
 };
-/// The template engine, re-exported because its error type appears in [`RequestError`] and
-/// [`RecipientError`].
 pub use minijinja;
 pub use model::{
     Attachment, Builder, Content, FromHeader, InjectRequest, InjectResponse, ParseError, Recipient,

@@ -186,8 +186,9 @@ pub enum TemplateDialect {
     Jinja,
     /// No templating: every field is used as written.
     Static,
-    /// Handlebars: accepted by the schema for KumoMTA compatibility, refused with
-    /// [`RequestError::UnsupportedDialect`](crate::RequestError::UnsupportedDialect).
+    /// Handlebars (the `handlebars` crate), strict mode off as in KumoMTA: HTML bodies are
+    /// HTML-escaped, text and headers are not. No fuel: only the output size is capped, and
+    /// partials and decorators are refused.
     Handlebars,
 }
 

@@ -1,13 +1,17 @@
-//! Templates compiled once per batch and rendered per recipient (minijinja).
+//! Templates compiled once per batch and rendered per recipient (minijinja or handlebars).
 //!
 //! Fields without template syntax, and every field of a `Static` request, skip the engine. HTML
-//! and AMP bodies are registered under a `.html` name, which turns on HTML auto-escaping; text
-//! bodies and header values are not escaped. Every render has a fuel budget and a size cap, and
-//! the engine's recursion limit applies, so a template bomb fails its recipient instead of
-//! exhausting the host.
+//! and AMP bodies are HTML-escaped (minijinja: registered under a `.html` name; handlebars: the
+//! registry with the default HTML escape); text bodies and header values are not escaped
+//! (handlebars: a second registry with `no_escape`). Every render has a size cap. Jinja renders
+//! also have a fuel budget and the engine's recursion limit; handlebars has no fuel, so only the
+//! size cap applies there, and partials and decorators (the way to recurse) are refused at
+//! compile time.
 
-use crate::error::RequestError;
+use crate::error::{RequestError, TemplateError};
 use crate::model::TemplateDialect;
+use handlebars::Handlebars;
+use handlebars::template::{Template as HbTemplate, TemplateElement};
 use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{Environment, Error, ErrorKind};
 use serde_json::Value as JsonValue;
@@ -25,7 +29,70 @@ struct Field<'a> {
     label: String,
     /// The engine's name for it, `None` for a static field.
     name: Option<String>,
+    /// Whether the field is HTML-escaped.
+    html: bool,
     source: &'a str,
+}
+
+/// The template engine of one batch, chosen by `template_dialect`.
+enum Engine<'a> {
+    /// `Jinja` and `Static` (a `Static` batch never registers a template).
+    Jinja {
+        env: Environment<'a>,
+        globals: Arc<Globals>,
+    },
+    Handlebars {
+        /// HTML and AMP bodies: the default HTML escape.
+        html: Box<Handlebars<'static>>,
+        /// Text body and header values: `no_escape`.
+        plain: Box<Handlebars<'static>>,
+        /// The batch's substitutions, copied under each recipient's variables.
+        globals: serde_json::Map<String, JsonValue>,
+    },
+}
+
+impl std::fmt::Debug for Engine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Jinja { .. } => f.write_str("Jinja"),
+            Self::Handlebars { .. } => f.write_str("Handlebars"),
+        }
+    }
+}
+
+/// One recipient's template variables, in the form the batch's engine reads.
+#[derive(Debug)]
+pub(crate) enum RenderVars {
+    /// No field needs an engine.
+    None,
+    Jinja(Value),
+    Handlebars(handlebars::Context),
+}
+
+fn hb_registry(escape: bool) -> Box<Handlebars<'static>> {
+    let mut r = Handlebars::new();
+    // KumoMTA's handlebars is not strict: a missing variable renders as nothing.
+    r.set_strict_mode(false);
+    if !escape {
+        r.register_escape_fn(handlebars::no_escape);
+    }
+    Box::new(r)
+}
+
+/// Whether a compiled handlebars template uses a partial or a decorator (inline partials), the
+/// constructs that can recurse without bound.
+fn hb_recurses(t: &HbTemplate) -> bool {
+    t.elements.iter().any(|e| match e {
+        TemplateElement::PartialExpression(_)
+        | TemplateElement::PartialBlock(_)
+        | TemplateElement::DecoratorExpression(_)
+        | TemplateElement::DecoratorBlock(_) => true,
+        TemplateElement::HelperBlock(h) => {
+            h.template.as_ref().is_some_and(hb_recurses)
+                || h.inverse.as_ref().is_some_and(hb_recurses)
+        }
+        _ => false,
+    })
 }
 
 /// Limits that stop template bombs.
@@ -39,17 +106,22 @@ pub(crate) struct TemplateLimits {
 /// The compiled templates of one batch.
 #[derive(Debug)]
 pub(crate) struct Templates<'a> {
-    env: Environment<'a>,
+    engine: Engine<'a>,
     fields: Vec<Field<'a>>,
-    globals: Arc<Globals>,
     dialect: TemplateDialect,
     uses_to_header: bool,
     max_output: usize,
 }
 
-fn has_syntax(src: &str) -> bool {
+fn has_syntax(dialect: TemplateDialect, src: &str) -> bool {
     let b = src.as_bytes();
-    memchr::memchr_iter(b'{', b).any(|i| matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')))
+    match dialect {
+        TemplateDialect::Static => false,
+        TemplateDialect::Handlebars => memchr::memmem::find(b, b"{{").is_some(),
+        TemplateDialect::Jinja => {
+            memchr::memchr_iter(b'{', b).any(|i| matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')))
+        }
+    }
 }
 
 impl<'a> Templates<'a> {
@@ -58,17 +130,28 @@ impl<'a> Templates<'a> {
         globals: &HashMap<String, JsonValue>,
         limits: TemplateLimits,
     ) -> Result<Self, RequestError> {
-        if dialect == TemplateDialect::Handlebars {
-            return Err(RequestError::UnsupportedDialect(dialect));
-        }
-        let mut env = Environment::new();
-        env.set_keep_trailing_newline(true);
-        env.set_fuel(Some(limits.fuel));
-        env.set_recursion_limit(limits.recursion);
+        let engine = if dialect == TemplateDialect::Handlebars {
+            Engine::Handlebars {
+                html: hb_registry(true),
+                plain: hb_registry(false),
+                globals: globals
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }
+        } else {
+            let mut env = Environment::new();
+            env.set_keep_trailing_newline(true);
+            env.set_fuel(Some(limits.fuel));
+            env.set_recursion_limit(limits.recursion);
+            Engine::Jinja {
+                env,
+                globals: Arc::new(Globals::new(globals)),
+            }
+        };
         Ok(Self {
-            env,
+            engine,
             fields: Vec::new(),
-            globals: Arc::new(Globals::new(globals)),
             dialect,
             uses_to_header: false,
             max_output: limits.max_output,
@@ -82,7 +165,7 @@ impl<'a> Templates<'a> {
         source: &'a str,
         html: bool,
     ) -> Result<FieldId, RequestError> {
-        let name = if self.dialect == TemplateDialect::Static || !has_syntax(source) {
+        let name = if !has_syntax(self.dialect, source) {
             None
         } else {
             let name = if html {
@@ -90,12 +173,28 @@ impl<'a> Templates<'a> {
             } else {
                 label.clone()
             };
-            self.env
-                .add_template_owned(name.clone(), source)
-                .map_err(|source| RequestError::Template {
-                    field: label.clone(),
-                    source,
-                })?;
+            let failed = |source: TemplateError| RequestError::Template {
+                field: label.clone(),
+                source,
+            };
+            match &mut self.engine {
+                Engine::Jinja { env, .. } => env
+                    .add_template_owned(name.clone(), source)
+                    .map_err(|e| failed(TemplateError::Jinja(e)))?,
+                Engine::Handlebars {
+                    html: escaped,
+                    plain,
+                    ..
+                } => {
+                    let t = HbTemplate::compile_with_name(source, name.clone())
+                        .map_err(|e| failed(TemplateError::HandlebarsSyntax(Box::new(e))))?;
+                    if hb_recurses(&t) {
+                        return Err(failed(TemplateError::HandlebarsPartial));
+                    }
+                    let reg = if html { escaped } else { plain };
+                    reg.register_template(&name, t);
+                }
+            }
             if source.contains("to_header") {
                 self.uses_to_header = true;
             }
@@ -104,6 +203,7 @@ impl<'a> Templates<'a> {
         self.fields.push(Field {
             label,
             name,
+            html,
             source,
         });
         Ok(FieldId(self.fields.len() - 1))
@@ -136,33 +236,68 @@ impl<'a> Templates<'a> {
         name: Option<&str>,
         to_header: Option<String>,
         substitutions: &HashMap<String, JsonValue>,
-    ) -> Value {
-        Value::from_object(Vars {
-            overrides: substitutions
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
-                .collect(),
-            email: Value::from(email),
-            name: name.map(Value::from).unwrap_or(Value::UNDEFINED),
-            to_header: to_header.map(Value::from).unwrap_or(Value::UNDEFINED),
-            globals: self.globals.clone(),
-        })
+    ) -> RenderVars {
+        match &self.engine {
+            Engine::Jinja { globals, .. } => RenderVars::Jinja(Value::from_object(JinjaVars {
+                overrides: substitutions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
+                    .collect(),
+                email: Value::from(email),
+                name: name.map(Value::from).unwrap_or(Value::UNDEFINED),
+                to_header: to_header.map(Value::from).unwrap_or(Value::UNDEFINED),
+                globals: globals.clone(),
+            })),
+            Engine::Handlebars { globals, .. } => {
+                let mut map = globals.clone();
+                map.insert("email".into(), JsonValue::from(email));
+                if let Some(n) = name {
+                    map.insert("name".into(), JsonValue::from(n));
+                }
+                if let Some(h) = to_header {
+                    map.insert("to_header".into(), JsonValue::from(h));
+                }
+                for (k, v) in substitutions {
+                    map.insert(k.clone(), v.clone());
+                }
+                RenderVars::Handlebars(handlebars::Context::from(JsonValue::Object(map)))
+            }
+        }
     }
 
     /// Renders field `id` for one recipient into `out` (which is cleared first).
-    pub(crate) fn render(&self, id: FieldId, vars: &Value, out: &mut String) -> Result<(), Error> {
+    pub(crate) fn render(
+        &self,
+        id: FieldId,
+        vars: &RenderVars,
+        out: &mut String,
+    ) -> Result<(), TemplateError> {
         out.clear();
         let field = &self.fields[id.0];
         let Some(name) = &field.name else {
             out.push_str(field.source);
             return Ok(());
         };
-        let tmpl = self.env.get_template(name)?;
         let mut w = Capped {
             buf: std::mem::take(out).into_bytes(),
             max: self.max_output,
         };
-        let result = tmpl.render_captured_to(vars, &mut w);
+        let result = match (&self.engine, vars) {
+            (Engine::Jinja { env, .. }, RenderVars::Jinja(v)) => env
+                .get_template(name)
+                .and_then(|t| t.render_captured_to(v, &mut w))
+                .map(|_| ())
+                .map_err(TemplateError::Jinja),
+            (Engine::Handlebars { html, plain, .. }, RenderVars::Handlebars(ctx)) => {
+                let reg = if field.html { html } else { plain };
+                reg.render_with_context_to_write(name, ctx, &mut w)
+                    .map_err(|e| TemplateError::HandlebarsRender(Box::new(e)))
+            }
+            _ => Err(TemplateError::Jinja(Error::new(
+                ErrorKind::InvalidOperation,
+                "template variables of another dialect",
+            ))),
+        };
         let bytes = w.buf;
         // The engine writes whole UTF-8 strings; a render cut short by the cap may end
         // mid-character, and then the error below is what counts.
@@ -170,7 +305,7 @@ impl<'a> Templates<'a> {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
-        result.map(|_| ())
+        result
     }
 
     /// The source of a field as written in the request.
@@ -204,7 +339,7 @@ impl io::Write for Capped {
 
 /// The template context of one recipient, looked up in layers instead of merged into one map.
 #[derive(Debug)]
-struct Vars {
+struct JinjaVars {
     overrides: Vec<(String, Value)>,
     email: Value,
     name: Value,
@@ -251,7 +386,7 @@ impl Globals {
     }
 }
 
-impl Object for Vars {
+impl Object for JinjaVars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
         if let Some((_, v)) = self.overrides.iter().find(|(k, _)| k == key) {
@@ -303,8 +438,21 @@ mod tests {
         }
     }
 
-    fn render_one(src: &str, html: bool, subs: &[(&str, JsonValue)]) -> Result<String, Error> {
-        let mut t = Templates::new(TemplateDialect::Jinja, &HashMap::new(), limits()).unwrap();
+    fn render_one(
+        src: &str,
+        html: bool,
+        subs: &[(&str, JsonValue)],
+    ) -> Result<String, TemplateError> {
+        render_in(TemplateDialect::Jinja, src, html, subs)
+    }
+
+    fn render_in(
+        dialect: TemplateDialect,
+        src: &str,
+        html: bool,
+        subs: &[(&str, JsonValue)],
+    ) -> Result<String, TemplateError> {
+        let mut t = Templates::new(dialect, &HashMap::new(), limits()).unwrap();
         let id = t.add("f".into(), src, html).unwrap();
         let subs: HashMap<String, JsonValue> = subs
             .iter()
@@ -343,7 +491,49 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::OutOfFuel);
+        assert!(matches!(e, TemplateError::Jinja(e) if e.kind() == ErrorKind::OutOfFuel));
         assert!(render_one("{{ 'x' * 10000000 }}", false, &[]).is_err());
+    }
+
+    #[test]
+    fn handlebars_escapes_html_only() {
+        let hb = TemplateDialect::Handlebars;
+        assert_eq!(render_in(hb, "{{name}}", true, &[]).unwrap(), "&lt;A&gt;");
+        assert_eq!(render_in(hb, "{{name}}", false, &[]).unwrap(), "<A>");
+        assert_eq!(
+            render_in(hb, "[{{nothing}}]\n", false, &[]).unwrap(),
+            "[]\n"
+        );
+    }
+
+    #[test]
+    fn handlebars_recipient_substitutions_override_email() {
+        let out = render_in(
+            TemplateDialect::Handlebars,
+            "{{email}}",
+            false,
+            &[("email", "x@y.z".into())],
+        )
+        .unwrap();
+        assert_eq!(out, "x@y.z");
+    }
+
+    #[test]
+    fn handlebars_output_is_capped() {
+        let big: JsonValue = "x".repeat(1 << 19).into();
+        let e = render_in(
+            TemplateDialect::Handlebars,
+            "{{s}}{{s}}{{s}}",
+            false,
+            &[("s", big)],
+        )
+        .unwrap_err();
+        assert!(matches!(e, TemplateError::HandlebarsRender(_)), "{e:?}");
+    }
+
+    #[test]
+    fn jinja_only_syntax_is_literal_in_handlebars() {
+        let out = render_in(TemplateDialect::Handlebars, "{% x %}{# y #}", false, &[]).unwrap();
+        assert_eq!(out, "{% x %}{# y #}");
     }
 }

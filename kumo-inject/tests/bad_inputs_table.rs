@@ -39,6 +39,11 @@ fn with_recipients(rcpts: Value, content: Value) -> Value {
     json!({"envelope_sender": "s@example.com", "recipients": rcpts, "content": content})
 }
 
+/// A one-recipient `Handlebars` request.
+fn hb(rcpt: Value, content: Value) -> Value {
+    json!({"envelope_sender": "s@example.com", "recipients": [rcpt], "content": content, "template_dialect": "Handlebars"})
+}
+
 fn text() -> Value {
     json!({"text_body": "hi\n"})
 }
@@ -301,12 +306,80 @@ fn table() -> Vec<(&'static str, Vec<u8>, Expect)> {
             )),
             Expect::Recipient(0, "failed rendering"),
         ),
+        // Handlebars
         (
-            "Handlebars is refused",
+            "Handlebars renders, escaping HTML only",
+            j(hb(
+                json!({"email": "a@example.org", "name": "A&B", "substitutions": {"v": "<b>"}}),
+                json!({"subject": "s {{v}} {{name}}", "text_body": "t {{v}} {{name}} {{email}}\n", "html_body": "<p>{{v}} {{name}}</p>", "headers": {"X-V": "{{v}}"}}),
+            )),
+            Expect::Ok(|m| {
+                let d = data(&m[0]);
+                assert!(d.contains("Subject: s <b> A&B\r\n"), "{d}");
+                assert!(d.contains("X-V: <b>\r\n"), "{d}");
+                assert!(d.contains("t <b> A&B a@example.org\r\n"), "{d}");
+                assert!(d.contains("<p>&lt;b&gt; A&amp;B</p>"), "{d}");
+            }),
+        ),
+        (
+            "Handlebars: recipient substitutions override the batch's",
             j(
-                json!({"envelope_sender": "s@example.com", "recipients": [{"email": "a@example.org"}], "content": text(), "template_dialect": "Handlebars"}),
+                json!({"envelope_sender": "s@example.com", "template_dialect": "Handlebars", "substitutions": {"v": "batch", "w": "kept"},
+                    "recipients": [{"email": "a@example.org", "substitutions": {"v": "mine"}}, {"email": "b@example.org"}],
+                    "content": {"text_body": "[{{v}} {{w}} {{missing}}]\n"}}),
             ),
-            Expect::Request("not supported"),
+            Expect::Ok(|m| {
+                assert!(data(&m[0]).contains("\r\n\r\n[mine kept ]\r\n"));
+                assert!(data(&m[1]).contains("\r\n\r\n[batch kept ]\r\n"));
+            }),
+        ),
+        (
+            "Handlebars syntax error is a request error",
+            j(hb(
+                json!({"email": "a@example.org"}),
+                json!({"text_body": "x", "subject": "{{#if a}}open"}),
+            )),
+            Expect::Request("failed parsing field 'content.subject' as template"),
+        ),
+        (
+            "Handlebars partials are refused",
+            j(hb(
+                json!({"email": "a@example.org"}),
+                json!({"text_body": "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}"}),
+            )),
+            Expect::Request("partials and decorators are not supported"),
+        ),
+        (
+            "Handlebars partial inside a block is refused",
+            j(hb(
+                json!({"email": "a@example.org"}),
+                json!({"text_body": "{{#if email}}{{> content.text_body}}{{/if}}"}),
+            )),
+            Expect::Request("partials and decorators are not supported"),
+        ),
+        (
+            "Handlebars runtime error fails the recipient",
+            j(hb(
+                json!({"email": "a@example.org"}),
+                json!({"text_body": "{{nosuchhelper email}}"}),
+            )),
+            Expect::Recipient(0, "failed rendering field 'content.text_body'"),
+        ),
+        (
+            "Handlebars header injection fails the recipient",
+            j(hb(
+                json!({"email": "a@example.org", "substitutions": {"v": "x\r\nBcc: evil@example.net"}}),
+                json!({"text_body": "x", "subject": "{{v}}"}),
+            )),
+            Expect::Recipient(0, "line break or NUL in header content.subject"),
+        ),
+        (
+            "Handlebars output bomb is cut at the size limit",
+            j(hb(
+                json!({"email": "a@example.org", "substitutions": {"a": vec![0; 2000], "s": "y".repeat(2000)}}),
+                json!({"text_body": "{{#each a}}{{#each @root.a}}{{@root.s}}{{/each}}{{/each}}"}),
+            )),
+            Expect::Recipient(0, "size limit"),
         ),
         // Attachments
         (

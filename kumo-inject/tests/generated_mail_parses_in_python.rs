@@ -1,6 +1,6 @@
 //! Every message generated here parses with Python's `email` package (`policy.default`) with no
 //! defects and decodes back to the input: names with commas, quotes and `@`, emoji subjects, long
-//! words, attachments, inline parts, AMP, header overrides and RFC 5322 mode.
+//! words, attachments, inline parts, AMP, header overrides, RFC 5322 mode and the Handlebars dialect.
 
 mod support;
 
@@ -13,6 +13,11 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 fn html(s: &str) -> String {
     minijinja::HtmlEscape(s).to_string()
+}
+
+/// Handlebars' default HTML escape.
+fn hb_html(s: &str) -> String {
+    kumo_inject::handlebars::html_escape(s)
 }
 
 struct Case {
@@ -153,6 +158,35 @@ fn cases() -> Vec<Case> {
         expect: vec![json!({
             "subject": "raw Cé",
             "body_bytes": B64.encode(body.replace("{{ name }}", "Cé").replace('\n', "\r\n")),
+        })],
+    });
+
+    // 5. Handlebars: HTML escaped with handlebars' default escape, text, subject and headers
+    //    not escaped; the recipient's substitutions over the batch's.
+    let name = "Tom & \"Jerry\" <TJ> O'Neil";
+    let v = "<i>x</i> & 'y' = `z`";
+    let req = json!({
+        "envelope_sender": "s@example.com",
+        "recipients": [{"email": "d@example.org", "name": name, "substitutions": {"v": v}}],
+        "template_dialect": "Handlebars",
+        "substitutions": {"v": "batch", "w": "batch & <w>"},
+        "content": {
+            "from": {"email": "s@example.com"},
+            "subject": "Hi {{name}} {{v}}",
+            "text_body": "Dear {{name}},\n{{v}} {{w}}\n",
+            "html_body": "<p>{{name}}</p><p>{{v}} {{{v}}}</p>\n",
+            "headers": {"X-W": "{{w}} {{v}}"}
+        }
+    });
+    out.push(Case {
+        request: req,
+        expect: vec![json!({
+            "subject": format!("Hi {name} {v}"),
+            "to": [[name, "d@example.org"]],
+            "headers": {"X-W": format!("batch & <w> {v}")},
+            "alternatives": ["text/plain", "text/html"],
+            "text": format!("Dear {name},\n{v} batch & <w>\n"),
+            "html": format!("<p>{}</p><p>{} {v}</p>\n", hb_html(name), hb_html(v)),
         })],
     });
     out

@@ -129,6 +129,21 @@ async fn unprocessable_422_for_schema_and_template_errors() {
         "{}",
         r.body
     );
+    let handlebars = serde_json::to_vec(&json!({
+        "envelope_sender": "s@example.com",
+        "recipients": [{"email": "a@example.org"}],
+        "template_dialect": "Handlebars",
+        "content": {"text_body": "x", "html_body": "{{#each items}}unclosed"}
+    }))
+    .unwrap();
+    let r = post(addr, &[JSON], &handlebars).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body
+            .contains("failed parsing field 'content.html_body' as template"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]

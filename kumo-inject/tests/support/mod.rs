@@ -9,10 +9,11 @@
 pub mod qp;
 
 use kumo_inject::{
-    BatchId, BatchReport, GeneratedMessage, Injected, Injector, InjectorConfig, JobStore,
-    JobStoreError, MemoryJobStore, MessageSink, PendingJob, RecipientFailure, RecipientOutcome,
-    RequestContext, SinkError, StoredJob,
+    BatchId, BatchReport, GeneratedMessage, JobStore, JobStoreError, MemoryJobStore, MessageSink,
+    PendingJob, RecipientFailure, RecipientOutcome, SinkError, StoredJob,
 };
+#[cfg(feature = "tokio")]
+use kumo_inject::{Injected, Injector, InjectorConfig, RequestContext};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -81,6 +82,7 @@ impl JobStore for ProbedStore {
 }
 
 /// An injector on the current runtime that gives messages to `sink` and keeps jobs in `store`.
+#[cfg(feature = "tokio")]
 pub fn start_injector(
     sink: impl MessageSink,
     store: impl JobStore,
@@ -94,6 +96,7 @@ pub fn start_injector(
 }
 
 /// Injects `body` (which must be accepted) and waits until the injector is idle.
+#[cfg(feature = "tokio")]
 pub async fn inject_and_wait(injector: &Injector, body: Vec<u8>) -> Injected {
     let done = injector
         .inject(body.into(), RequestContext::default())
