@@ -168,19 +168,9 @@ impl TimerWheel {
     /// scheduled before keeps its old due time.
     #[inline]
     pub fn insert(&mut self, id: u32, due: Duration) -> Result<(), Refused> {
-        if id >= self.id_limit {
-            return Err(Refused {
-                id,
-                reason: InsertError::IdOutOfRange,
-            });
-        }
         // `due_tick` only returns ticks after the current one.
-        let tick = self
-            .clock
-            .due_tick(due)
-            .map_err(|reason| Refused { id, reason })?;
-        self.core.schedule(&mut self.pool, &mut self.dues, id, tick);
-        Ok(())
+        let tick = self.clock.due_tick(due);
+        self.schedule_checked(id, tick)
     }
 
     /// Schedules `id` at due tick `tick` (ticks since the epoch); see [`insert`](Self::insert).
@@ -191,16 +181,22 @@ impl TimerWheel {
     /// [`current_tick`](Self::current_tick).
     #[inline]
     pub fn insert_at(&mut self, id: u32, tick: u32) -> Result<(), Refused> {
+        let tick = self.clock.check_tick(tick);
+        self.schedule_checked(id, tick)
+    }
+
+    /// The shared tail of [`insert`](Self::insert) and [`insert_at`](Self::insert_at): checks
+    /// the id (an out-of-range id is reported before a bad tick), then schedules at the checked
+    /// tick.
+    #[inline]
+    fn schedule_checked(&mut self, id: u32, tick: Result<u32, InsertError>) -> Result<(), Refused> {
         if id >= self.id_limit {
             return Err(Refused {
                 id,
                 reason: InsertError::IdOutOfRange,
             });
         }
-        let tick = self
-            .clock
-            .check_tick(tick)
-            .map_err(|reason| Refused { id, reason })?;
+        let tick = tick.map_err(|reason| Refused { id, reason })?;
         self.core.schedule(&mut self.pool, &mut self.dues, id, tick);
         Ok(())
     }
