@@ -12,33 +12,22 @@
 
 use std::process::ExitCode;
 
-use kumo_examples::cli::error_chain;
+use kumo_examples::cli::{ToolArgs, error_chain};
 use kumo_examples::http::Target;
 use kumo_examples::snapshot::Snapshot;
 
 const USAGE: &str = "usage: queue-summary [--url http://127.0.0.1:8000] [--gzip]";
 
 fn main() -> ExitCode {
-    let mut url = "http://127.0.0.1:8000".to_owned();
-    let mut gzip = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--url" => match args.next() {
-                Some(v) => url = v,
-                None => {
-                    eprintln!("{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            "--gzip" => gzip = true,
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
+    let args = match ToolArgs::parse(std::env::args().skip(1), &["--gzip"], &[]) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("queue-summary: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
-    }
-    let target = match Target::parse(&url) {
+    };
+    let (url, gzip) = (&args.url, args.flag("--gzip"));
+    let target = match Target::parse(url) {
         Ok(t) => t.with_path("/metrics"),
         Err(e) => {
             eprintln!("queue-summary: {e}");

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use kumo_examples::cli::error_chain;
+use kumo_examples::cli::{ToolArgs, error_chain};
 use kumo_examples::http::Target;
 use kumo_examples::snapshot::Snapshot;
 
@@ -24,38 +24,33 @@ const USAGE: &str =
     "usage: top [--url http://127.0.0.1:8000] [--interval SECS] [--limit N] [--once] [--gzip]";
 
 fn main() -> ExitCode {
-    let mut url = "http://127.0.0.1:8000".to_owned();
-    let (mut interval, mut limit, mut once, mut gzip) = (1.0f64, 20usize, false, false);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let ok = match a.as_str() {
-            "--url" => args.next().map(|v| url = v).is_some(),
-            "--interval" => args
-                .next()
-                .and_then(|v| v.parse().ok())
-                .map(|v| interval = v)
-                .is_some(),
-            "--limit" => args
-                .next()
-                .and_then(|v| v.parse().ok())
-                .map(|v| limit = v)
-                .is_some(),
-            "--once" => {
-                once = true;
-                true
-            }
-            "--gzip" => {
-                gzip = true;
-                true
-            }
-            _ => false,
-        };
-        if !ok || !interval.is_finite() || interval <= 0.0 {
-            eprintln!("{USAGE}");
+    let parsed = ToolArgs::parse(
+        std::env::args().skip(1),
+        &["--once", "--gzip"],
+        &["--interval", "--limit"],
+    )
+    .and_then(|a| {
+        let interval = a
+            .value::<f64>("--interval", "expected seconds > 0")?
+            .unwrap_or(1.0);
+        let limit = a
+            .value::<usize>("--limit", "expected a whole number")?
+            .unwrap_or(20);
+        Ok((a, interval, limit))
+    });
+    let (args, interval, limit) = match parsed {
+        Ok((a, i, l)) if i.is_finite() && i > 0.0 => (a, i, l),
+        Ok(_) => {
+            eprintln!("top: --interval expects seconds > 0\n{USAGE}");
             return ExitCode::from(2);
         }
-    }
-    let target = match Target::parse(&url) {
+        Err(e) => {
+            eprintln!("top: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (url, once, gzip) = (&args.url, args.flag("--once"), args.flag("--gzip"));
+    let target = match Target::parse(url) {
         Ok(t) => t.with_path("/metrics"),
         Err(e) => {
             eprintln!("top: {e}");

@@ -17,7 +17,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use kumo_examples::cli::error_chain;
+use kumo_examples::cli::{ToolArgs, error_chain};
 use kumo_examples::http::{self, Request, Target};
 use kumo_trace::{Formatter, from_json_line};
 
@@ -25,29 +25,17 @@ const USAGE: &str =
     "usage: trace [--url http://127.0.0.1:8000] [--terse] [--only-new] [--only-one] [--json]";
 
 fn main() -> ExitCode {
-    let mut url = "http://127.0.0.1:8000".to_owned();
-    let (mut terse, mut only_new, mut only_one, mut json) = (false, false, false, false);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--url" => match args.next() {
-                Some(v) => url = v,
-                None => {
-                    eprintln!("{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            "--terse" => terse = true,
-            "--only-new" => only_new = true,
-            "--only-one" => only_one = true,
-            "--json" => json = true,
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
+    let flags = ["--terse", "--only-new", "--only-one", "--json"];
+    let args = match ToolArgs::parse(std::env::args().skip(1), &flags, &[]) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("trace: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
-    }
-    let target = match Target::parse(&url) {
+    };
+    let url = &args.url;
+    let [terse, only_new, only_one, json] = flags.map(|f| args.flag(f));
+    let target = match Target::parse(url) {
         Ok(t) => t.with_path(&format!(
             "/api/trace/v1?terse={terse}&only_new={only_new}&only_one={only_one}"
         )),

@@ -52,6 +52,15 @@ impl ProbabilityOverrides {
     pub fn is_empty(&self) -> bool {
         self.success.is_none() && self.transient.is_none() && self.permanent.is_none()
     }
+
+    /// Every delivery succeeds at once: no temporary or permanent failures.
+    pub fn always_deliver() -> Self {
+        Self {
+            success: Some(1.0),
+            transient: Some(0.0),
+            permanent: Some(0.0),
+        }
+    }
 }
 
 /// Parsed options of the demo MTA.
@@ -237,6 +246,87 @@ fn parse_weight(option: &'static str, v: &str) -> Result<f64, CliError> {
             value: v.to_owned(),
             reason: "expected a finite weight >= 0",
         }),
+    }
+}
+
+/// The command line of the client tools (`top`, `queue-summary`, `trace`): `--url URL` (default
+/// `http://127.0.0.1:8000`), the tool's own boolean flags, and its own options that take a value.
+///
+/// # Examples
+/// ```
+/// use kumo_examples::cli::ToolArgs;
+/// let args = ToolArgs::parse(["--gzip", "--limit", "5"], &["--gzip", "--once"], &["--limit"])?;
+/// assert_eq!(args.url, "http://127.0.0.1:8000");
+/// assert!(args.flag("--gzip") && !args.flag("--once"));
+/// assert_eq!(args.value::<usize>("--limit", "expected a whole number")?, Some(5));
+/// # Ok::<(), kumo_examples::cli::CliError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolArgs {
+    /// The demo's base URL.
+    pub url: String,
+    flags: Vec<&'static str>,
+    values: Vec<(&'static str, String)>,
+}
+
+impl ToolArgs {
+    /// Parses the arguments that follow the program name; `flags` and `options` name the
+    /// tool's own switches and valued options (besides `--url`).
+    ///
+    /// # Errors
+    /// [`CliError`] for an unknown option or an option without its value.
+    pub fn parse<I, S>(
+        args: I,
+        flags: &[&'static str],
+        options: &[&'static str],
+    ) -> Result<Self, CliError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut out = ToolArgs {
+            url: "http://127.0.0.1:8000".to_owned(),
+            flags: Vec::new(),
+            values: Vec::new(),
+        };
+        let mut it = args.into_iter().map(Into::into);
+        while let Some(arg) = it.next() {
+            if arg == "--url" {
+                out.url = it.next().ok_or(CliError::MissingValue("--url"))?;
+            } else if let Some(flag) = flags.iter().find(|f| **f == arg) {
+                out.flags.push(flag);
+            } else if let Some(option) = options.iter().find(|o| **o == arg) {
+                let v = it.next().ok_or(CliError::MissingValue(option))?;
+                out.values.push((option, v));
+            } else {
+                return Err(CliError::UnknownOption(arg));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the switch `name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags.contains(&name)
+    }
+
+    /// The last value given for `option`, parsed; `None` when it was not given.
+    ///
+    /// # Errors
+    /// [`CliError::InvalidValue`] with `reason` when the value does not parse.
+    pub fn value<T: std::str::FromStr>(
+        &self,
+        option: &'static str,
+        reason: &'static str,
+    ) -> Result<Option<T>, CliError> {
+        let Some((_, v)) = self.values.iter().rev().find(|(o, _)| *o == option) else {
+            return Ok(None);
+        };
+        v.parse().map(Some).map_err(|_| CliError::InvalidValue {
+            option,
+            value: v.clone(),
+            reason,
+        })
     }
 }
 

@@ -36,11 +36,7 @@ fn example(name: &str) -> Option<PathBuf> {
 async fn demo_with_traffic() -> Demo {
     let demo = Demo::start(DemoOptions {
         profile: Profile::Selftest,
-        probabilities: kumo_examples::cli::ProbabilityOverrides {
-            success: Some(1.0),
-            transient: Some(0.0),
-            permanent: Some(0.0),
-        },
+        probabilities: kumo_examples::cli::ProbabilityOverrides::always_deliver(),
         ..DemoOptions::default()
     })
     .await

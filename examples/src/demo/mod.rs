@@ -436,11 +436,7 @@ mod tests {
             config: Some(config),
             profile: Profile::Selftest,
             deliver: Some(DeliverTarget::Maildir(dir.path().join("md"))),
-            probabilities: ProbabilityOverrides {
-                success: Some(1.0),
-                transient: Some(0.0),
-                permanent: Some(0.0),
-            },
+            probabilities: ProbabilityOverrides::always_deliver(),
             ..DemoOptions::default()
         })
         .await
