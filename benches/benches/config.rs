@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kumo_benches::config::{
-    full_hash_passes, keys, kumo_cache, kumo_hits, moka_cache, moka_hits, scan_unchanged,
-    write_files,
+    full_hash_passes, keys, kumo_cache, kumo_hits, moka_cache, moka_hits, scan_fixture,
+    scan_unchanged,
 };
-use kumo_config::ConfigEpoch;
 
 /// Keys in the caches (the `compare` binary uses 1M).
 const N: usize = 100_000;
@@ -44,11 +43,7 @@ fn hit(c: &mut Criterion) {
 
 fn scan(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pattern = write_files(dir.path(), 200, 50 * 1024);
-    let epoch = ConfigEpoch::builder()
-        .glob(pattern.clone())
-        .build()
-        .expect("epoch");
+    let (pattern, epoch) = scan_fixture(dir.path());
     let mut g = c.benchmark_group("config/scan_unchanged_200x50KiB");
     g.sample_size(20);
     g.bench_function("kumo", |b| {

@@ -132,43 +132,48 @@ fn idle_advance(c: &mut Criterion) {
     const ROUND: u64 = 300_000;
     g.bench_function("kumo", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
             let mut out = Vec::new();
-            while left > 0 {
-                let steps = left.min(ROUND);
+            let total = in_rounds(iters, ROUND, |steps| {
                 let mut w = kumo_fill(&far);
                 let t = Instant::now();
                 for s in 1..=steps {
                     w.advance(Duration::from_secs(s), &mut out);
                 }
-                total += t.elapsed();
-                left -= steps;
-            }
+                t.elapsed()
+            });
             assert!(out.is_empty());
             total
         })
     });
     g.bench_function("hhwt", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
             let mut out = Vec::new();
-            while left > 0 {
-                let steps = left.min(ROUND);
+            let total = in_rounds(iters, ROUND, |steps| {
                 let mut w = hhwt_fill(&far);
                 let t = Instant::now();
                 for _ in 0..steps {
                     hhwt_advance(&mut w, 1, &mut out);
                 }
-                total += t.elapsed();
-                left -= steps;
-            }
+                t.elapsed()
+            });
             assert!(out.is_empty());
             total
         })
     });
     g.finish();
+}
+
+/// Runs `iters` timed steps in rounds of at most `round`: `run(steps)` builds its state untimed
+/// and returns how long its `steps` took.
+fn in_rounds(iters: u64, round: u64, mut run: impl FnMut(u64) -> Duration) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let steps = left.min(round);
+        total += run(steps);
+        left -= steps;
+    }
+    total
 }
 
 criterion_group!(benches, insert, drain, cancel, idle_advance);

@@ -137,6 +137,17 @@ pub fn write_files(dir: &Path, count: usize, size: usize) -> String {
     format!("{}/*.toml", dir.display())
 }
 
+/// The unchanged-scan workload: 200 files of 50 KiB in `dir`, and an epoch over them (its
+/// baseline scan done). Returns the glob and the epoch.
+pub fn scan_fixture(dir: &Path) -> (String, ConfigEpoch) {
+    let pattern = write_files(dir, 200, 50 * 1024);
+    let epoch = ConfigEpoch::builder()
+        .glob(pattern.clone())
+        .build()
+        .expect("epoch");
+    (pattern, epoch)
+}
+
 /// One full pass as KumoMTA's monitor does it: list the glob, read and hash every file.
 pub fn full_hash(pattern: &str) -> u64 {
     let mut paths: Vec<PathBuf> = glob::glob(pattern).expect("pattern").flatten().collect();
@@ -253,11 +264,7 @@ pub fn run(opts: &Options, alloc: &CountingAlloc, r: &mut Reporter) {
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let pattern = write_files(dir.path(), 200, 50 * 1024);
-    let epoch = ConfigEpoch::builder()
-        .glob(pattern.clone())
-        .build()
-        .expect("epoch");
+    let (pattern, epoch) = scan_fixture(dir.path());
     // The builder's baseline was scan 1; after 9 warm-up scans every round of 360 scans holds
     // exactly one periodic full re-hash (scans 360, 720, ...). Rounds alternate
     // with the peer and each side keeps its best round, as the VM's load varies.
