@@ -107,12 +107,10 @@ const EMPTY_SLOT: Slot = Slot {
 /// The wheel engine.
 pub(crate) struct WheelCore {
     cur: u32,
-    slots: Box<[Slot]>,
+    slots: Box<[Slot; LEVELS * SLOTS]>,
     occupied: [[u64; 4]; LEVELS],
     /// Live ids.
     len: usize,
-    /// Entries stored, stale ones included.
-    entries: usize,
 }
 
 #[inline]
@@ -148,7 +146,7 @@ impl std::fmt::Debug for WheelCore {
         f.debug_struct("WheelCore")
             .field("cur", &self.cur)
             .field("len", &self.len)
-            .field("entries", &self.entries)
+            .field("entries", &self.entries())
             .finish_non_exhaustive()
     }
 }
@@ -157,10 +155,9 @@ impl WheelCore {
     pub(crate) fn new(cur: u32) -> Self {
         Self {
             cur,
-            slots: vec![EMPTY_SLOT; LEVELS * SLOTS].into_boxed_slice(),
+            slots: Box::new([EMPTY_SLOT; LEVELS * SLOTS]),
             occupied: [[0; 4]; LEVELS],
             len: 0,
-            entries: 0,
         }
     }
 
@@ -174,8 +171,10 @@ impl WheelCore {
         word.filter(|&d| d > self.cur)
     }
 
+    /// Entries stored, stale ones included (a sum over the slots: for statistics, off the
+    /// hot paths).
     pub(crate) fn entries(&self) -> usize {
-        self.entries
+        self.slots.iter().map(|s| s.len as usize).sum()
     }
 
     /// The slot index (level * 256 + slot) where an entry due at `due` lives now.
@@ -204,7 +203,6 @@ impl WheelCore {
     fn file_run(&mut self, pool: &mut ChunkPool, s: usize, mut run: &[Entry]) {
         let slot = &mut self.slots[s];
         slot.len += run.len() as u32;
-        self.entries += run.len();
         if slot.head == NIL {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
         }
@@ -232,7 +230,6 @@ impl WheelCore {
     fn splice(&mut self, pool: &mut ChunkPool, s: usize, c: u32, n: usize) {
         let slot = &mut self.slots[s];
         slot.len += n as u32;
-        self.entries += n;
         let head = slot.head;
         if head == NIL {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
@@ -249,7 +246,6 @@ impl WheelCore {
     fn file_at(&mut self, pool: &mut ChunkPool, s: usize, e: Entry) {
         let slot = &mut self.slots[s];
         slot.len += 1;
-        self.entries += 1;
         let head = slot.head;
         if head != NIL {
             let n = slot.fill as usize;
@@ -260,7 +256,17 @@ impl WheelCore {
                 slot.fill = n as u32 + 1;
                 return;
             }
-        } else {
+        }
+        self.file_new_chunk(pool, s, e);
+    }
+
+    /// Files `e` into a new head chunk of slot `s` (the slot is empty or its head is full).
+    #[cold]
+    #[inline(never)]
+    fn file_new_chunk(&mut self, pool: &mut ChunkPool, s: usize, e: Entry) {
+        let slot = &mut self.slots[s];
+        let head = slot.head;
+        if head == NIL {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
         }
         let head = pool.alloc(head);
@@ -273,7 +279,7 @@ impl WheelCore {
 
     /// Schedules `id` at `due` (which must be after the current tick), replacing any earlier due
     /// time. Returns `false` when the id was already scheduled at exactly `due` (nothing changes).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn schedule(
         &mut self,
         pool: &mut ChunkPool,
@@ -282,13 +288,12 @@ impl WheelCore {
         due: u32,
     ) -> bool {
         debug_assert!(due > self.cur);
-        let w = dues.word_or_insert(id);
-        let old = *w;
-        if old == due {
-            return false;
-        }
-        *w = due;
+        let old = std::mem::replace(dues.word_or_insert(id), due);
         if old > self.cur {
+            // A reschedule (`due` is after the current tick, so an unchanged due time is one).
+            if old == due {
+                return false;
+            }
             self.mark_stale(pool, dues, old);
         } else {
             self.len += 1;
@@ -328,6 +333,8 @@ impl WheelCore {
 
     /// Rewrites slot `s` with only its live entries (each at most once) and frees the chunks
     /// that become empty.
+    #[cold]
+    #[inline(never)]
     fn compact(&mut self, pool: &mut ChunkPool, dues: &mut impl DueWords, s: usize) {
         let head = self.slots[s].head;
         let (mut rc, mut wc, mut prev_wc) = (head, head, NIL);
@@ -384,7 +391,6 @@ impl WheelCore {
             c = ch.next;
         }
         let slot = &mut self.slots[s];
-        self.entries -= (slot.len - kept) as usize;
         slot.len = kept;
         slot.stale = 0;
         slot.fill = if slot.head == NIL {
@@ -463,7 +469,6 @@ impl WheelCore {
         let s = l * SLOTS + j as usize;
         let slot = std::mem::replace(&mut self.slots[s], EMPTY_SLOT);
         self.occupied[l][(j / 64) as usize] &= !(1 << (j % 64));
-        self.entries -= slot.len as usize;
         let dirty = slot.stale > 0;
         let cur = self.cur;
         // A clean cascade stages its entries per target slot of level l - 1 (below it only
@@ -622,7 +627,6 @@ impl WheelCore {
         }
         self.occupied = [[0; 4]; LEVELS];
         self.len = 0;
-        self.entries = 0;
     }
 }
 

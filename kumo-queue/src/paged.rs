@@ -9,7 +9,9 @@ const MASK: u32 = (1 << PAGE_BITS) - 1;
 /// `T::default()`; reading an index whose page is absent yields the default.
 #[derive(Clone)]
 pub(crate) struct Paged<T> {
-    pages: Vec<Option<Box<[T]>>>,
+    pages: Vec<Option<Box<[T; PAGE]>>>,
+    /// Makes a page of defaults.
+    new_page: fn() -> Box<[T; PAGE]>,
 }
 
 impl<T> std::fmt::Debug for Paged<T> {
@@ -19,9 +21,31 @@ impl<T> std::fmt::Debug for Paged<T> {
     }
 }
 
-impl<T> Default for Paged<T> {
+/// A page from a boxed slice of `PAGE` defaults (built on the heap, never on the stack).
+fn page<T: Default>(elements: Box<[T]>) -> Box<[T; PAGE]> {
+    // The slice always has PAGE elements; the fallback only keeps this free of panics.
+    elements
+        .try_into()
+        .unwrap_or_else(|_| Box::new(std::array::from_fn(|_| T::default())))
+}
+
+impl<T: Default> Default for Paged<T> {
     fn default() -> Self {
-        Self { pages: Vec::new() }
+        Self {
+            pages: Vec::new(),
+            new_page: || page((0..PAGE).map(|_| T::default()).collect()),
+        }
+    }
+}
+
+impl<T: Default + Clone> Paged<T> {
+    /// A paged array whose pages are made by cloning the default, which for a zero default
+    /// (integers) asks the allocator for zeroed memory instead of writing every element.
+    pub(crate) fn zeroed() -> Self {
+        Self {
+            pages: Vec::new(),
+            new_page: || page(vec![T::default(); PAGE].into_boxed_slice()),
+        }
     }
 }
 
@@ -46,11 +70,21 @@ impl<T: Default> Paged<T> {
     #[inline]
     pub(crate) fn slot(&mut self, i: u32) -> &mut T {
         let p = (i >> PAGE_BITS) as usize;
+        if !matches!(self.pages.get(p), Some(Some(_))) {
+            self.add_page(p);
+        }
+        let page = self.pages[p].get_or_insert_with(self.new_page);
+        &mut page[(i & MASK) as usize]
+    }
+
+    /// Allocates page `p` (kept out of line: the hot path only indexes).
+    #[cold]
+    #[inline(never)]
+    fn add_page(&mut self, p: usize) {
         if p >= self.pages.len() {
             self.pages.resize_with(p + 1, || None);
         }
-        let page = self.pages[p].get_or_insert_with(|| (0..PAGE).map(|_| T::default()).collect());
-        &mut page[(i & MASK) as usize]
+        self.pages[p].get_or_insert_with(self.new_page);
     }
 
     /// Frees every page.

@@ -60,25 +60,50 @@ impl TickClock {
         Duration::from_nanos(self.now_nanos)
     }
 
+    /// [`due_tick`](Self::due_tick) for the common case only: the default tick and a due time
+    /// in a later second than `now`, within range. `None` means "ask `due_tick`".
+    #[inline(always)]
+    pub(crate) fn quick_due_tick(&self, due: Duration) -> Option<u32> {
+        if self.tick_nanos != 1_000_000_000 || due.as_secs() <= self.now_split.0 {
+            return None;
+        }
+        // A later second than now is after the current tick (which is now's second, or
+        // u32::MAX when now is beyond the range, and then the conversion fails).
+        u32::try_from(due.as_secs())
+            .ok()?
+            .checked_add(u32::from(due.subsec_nanos() != 0))
+    }
+
     /// The due tick for `due`: rounded up to a whole tick, strictly after the current tick.
     #[inline]
     pub(crate) fn due_tick(&self, due: Duration) -> Result<u32, InsertError> {
-        let t = if self.tick_nanos == 1_000_000_000 {
-            // The default tick: no multiplication or division.
-            let (s, sub) = (due.as_secs(), due.subsec_nanos());
-            if (s, sub) <= self.now_split {
-                return Err(InsertError::DueNow);
-            }
-            s.saturating_add(u64::from(sub != 0))
-        } else {
-            let Some(n) = nanos(due) else {
-                return Err(InsertError::BeyondRange);
-            };
-            if n <= self.now_nanos {
-                return Err(InsertError::DueNow);
-            }
-            n / self.tick_nanos + u64::from(n % self.tick_nanos != 0)
+        if self.tick_nanos != 1_000_000_000 {
+            return self.due_tick_general(due);
+        }
+        // The default tick: no multiplication or division.
+        let (s, sub) = (due.as_secs(), due.subsec_nanos());
+        if (s, sub) <= self.now_split {
+            return Err(InsertError::DueNow);
+        }
+        self.checked(s.saturating_add(u64::from(sub != 0)))
+    }
+
+    /// [`due_tick`](Self::due_tick) for any tick length (kept out of line so that the default
+    /// tick's path stays small enough to inline).
+    #[inline(never)]
+    fn due_tick_general(&self, due: Duration) -> Result<u32, InsertError> {
+        let Some(n) = nanos(due) else {
+            return Err(InsertError::BeyondRange);
         };
+        if n <= self.now_nanos {
+            return Err(InsertError::DueNow);
+        }
+        self.checked(n / self.tick_nanos + u64::from(n % self.tick_nanos != 0))
+    }
+
+    /// A rounded-up due tick as a `u32` after the current tick.
+    #[inline]
+    fn checked(&self, t: u64) -> Result<u32, InsertError> {
         let t = u32::try_from(t).map_err(|_| InsertError::BeyondRange)?;
         if t <= self.cur {
             // Only reachable when the clock saturated at the last tick.
@@ -162,6 +187,53 @@ mod tests {
             Err(InsertError::BeyondRange)
         );
         assert_eq!(c.due_tick(Duration::MAX), Err(InsertError::BeyondRange));
+    }
+
+    proptest::proptest! {
+        /// The inline fast path agrees with the full conversion whenever it answers, and only
+        /// answers for the default tick.
+        #[test]
+        fn quick_due_tick_agrees_with_due_tick(
+            now_s in 0u64..(1 << 33),
+            now_ns in 0u32..1_000_000_000,
+            due_s in 0u64..(1 << 33),
+            due_ns in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..1_000_000_000],
+            near in proptest::bool::ANY,
+        ) {
+            let mut c = TickClock::default_tick();
+            c.advance(Duration::new(now_s, now_ns));
+            // Half the cases put the due time within a second or two of now.
+            let due_s = if near { now_s + due_s % 2 } else { due_s };
+            let due = Duration::new(due_s, due_ns);
+            if let Some(t) = c.quick_due_tick(due) {
+                proptest::prop_assert_eq!(c.due_tick(due), Ok(t));
+            }
+            let slow = TickClock::new(Duration::from_millis(1000) + Duration::from_nanos(1)).unwrap();
+            proptest::prop_assert_eq!(slow.quick_due_tick(due), None);
+        }
+    }
+
+    #[test]
+    fn quick_due_tick_takes_the_common_case() {
+        let mut c = TickClock::default_tick();
+        c.advance(Duration::from_millis(1500));
+        assert_eq!(c.quick_due_tick(Duration::from_millis(2001)), Some(3));
+        assert_eq!(c.quick_due_tick(Duration::from_secs(2)), Some(2));
+        // Within now's second, at or before now, or beyond the range: the full path decides.
+        assert_eq!(c.quick_due_tick(Duration::from_millis(1700)), None);
+        assert_eq!(c.quick_due_tick(Duration::from_millis(1000)), None);
+        assert_eq!(
+            c.quick_due_tick(Duration::from_secs(u64::from(u32::MAX) + 1)),
+            None
+        );
+        assert_eq!(
+            c.quick_due_tick(Duration::new(u64::from(u32::MAX), 1)),
+            None
+        );
+        assert_eq!(
+            c.quick_due_tick(Duration::from_secs(u64::from(u32::MAX))),
+            Some(u32::MAX)
+        );
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl TimerWheel {
             clock,
             core: WheelCore::new(0),
             pool: ChunkPool::new(),
-            dues: Paged::default(),
+            dues: Paged::zeroed(),
             id_limit: u32::MAX,
         }
     }
@@ -166,8 +166,22 @@ impl TimerWheel {
     /// ([`InsertError::DueNow`]), beyond the last tick ([`InsertError::BeyondRange`]) or the
     /// id is not below the id limit ([`InsertError::IdOutOfRange`]). A refused id that was
     /// scheduled before keeps its old due time.
-    #[inline]
+    // Always inlined: measured, the call itself cost about a fifth of an insert into a burst.
+    #[inline(always)]
     pub fn insert(&mut self, id: u32, due: Duration) -> Result<(), Refused> {
+        // The common case (default tick, due in a later second) inline; every other case,
+        // including each refusal, out of line with the full checks.
+        if id < self.id_limit
+            && let Some(tick) = self.clock.quick_due_tick(due)
+        {
+            self.core.schedule(&mut self.pool, &mut self.dues, id, tick);
+            return Ok(());
+        }
+        self.insert_slow(id, due)
+    }
+
+    #[inline(never)]
+    fn insert_slow(&mut self, id: u32, due: Duration) -> Result<(), Refused> {
         // `due_tick` only returns ticks after the current one.
         let tick = self.clock.due_tick(due);
         self.schedule_checked(id, tick)
@@ -188,7 +202,7 @@ impl TimerWheel {
     /// The shared tail of [`insert`](Self::insert) and [`insert_at`](Self::insert_at): checks
     /// the id (an out-of-range id is reported before a bad tick), then schedules at the checked
     /// tick.
-    #[inline]
+    #[inline(always)]
     fn schedule_checked(&mut self, id: u32, tick: Result<u32, InsertError>) -> Result<(), Refused> {
         if id >= self.id_limit {
             return Err(Refused {

@@ -63,8 +63,8 @@ impl Default for TimerWheelPerQueue {
             wheels: Vec::new(),
             active: Vec::new(),
             pool: ChunkPool::new(),
-            dues: Paged::default(),
-            owners: Paged::default(),
+            dues: Paged::zeroed(),
+            owners: Paged::zeroed(),
             cur: 0,
         }
     }

@@ -21,7 +21,7 @@ impl Default for SingletonTimerWheel {
         Self {
             core: WheelCore::new(0),
             pool: ChunkPool::new(),
-            dues: Paged::default(),
+            dues: Paged::zeroed(),
         }
     }
 }
