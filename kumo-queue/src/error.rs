@@ -67,7 +67,7 @@ pub enum QueueError {
     /// The name is longer than 65535 bytes.
     #[error("queue name is too long")]
     NameTooLong,
-    /// The scheduler already holds `u32::MAX` queues.
+    /// The scheduler already holds [`MAX_QUEUES`](crate::MAX_QUEUES) (2^24) queues.
     #[error("too many queues")]
     TooManyQueues,
 }

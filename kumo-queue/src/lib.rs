@@ -85,7 +85,7 @@ pub mod wheel;
 
 pub use batch::{Due, DueBatch};
 pub use error::{InsertError, KeyError, QueueError, Refused, Rejected, ScheduleError, TickError};
-pub use queues::QueueId;
+pub use queues::{MAX_QUEUES, QueueId};
 pub use scheduler::Scheduler;
 pub use slab::{Key, Slab, SlabFull};
 pub use strategy::{QueueStrategy, SingletonTimerWheel, SkipList, Strategy, TimerWheelPerQueue};

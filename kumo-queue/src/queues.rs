@@ -33,6 +33,13 @@ const SEG_BITS: u32 = 16;
 const SEG: usize = 1 << SEG_BITS;
 pub(crate) const MAX_NAME: usize = u16::MAX as usize;
 
+/// Queue ids fit in 24 bits, so that a message's record packs its queue id with part of its
+/// key generation (5 bytes a message instead of 6).
+pub(crate) const QUEUE_BITS: u32 = 24;
+
+/// How many queues one scheduler can intern: 2^24 (16,777,216).
+pub const MAX_QUEUES: u32 = 1 << QUEUE_BITS;
+
 /// A queue's record: where its name starts and how many messages it holds.
 #[derive(Debug, Clone, Copy, Default)]
 struct QueueRec {
@@ -45,6 +52,8 @@ pub(crate) struct Queues {
     segments: Vec<String>,
     recs: Paged<QueueRec>,
     len: u32,
+    /// At most this many queues ([`MAX_QUEUES`], lower in tests).
+    limit: u32,
     table: HashTable<u32>,
     hasher: DefaultHashBuilder,
 }
@@ -63,6 +72,7 @@ impl Default for Queues {
             segments: Vec::new(),
             recs: Paged::default(),
             len: 0,
+            limit: MAX_QUEUES,
             table: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
         }
@@ -120,6 +130,7 @@ impl Queues {
             segments,
             recs,
             len,
+            limit,
             table,
             hasher,
         } = self;
@@ -127,7 +138,7 @@ impl Queues {
             return Ok(q);
         }
         let q = Some(*len)
-            .filter(|&q| q != u32::MAX)
+            .filter(|&q| q < *limit)
             .ok_or(QueueError::TooManyQueues)?;
         // A name starts inside its segment (a full segment takes no more names, even empty ones).
         let fits = segments
@@ -173,6 +184,22 @@ impl Queues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interning_stops_at_the_queue_limit() {
+        let mut q = Queues {
+            limit: 3,
+            ..Queues::default()
+        };
+        for name in ["a", "b", "c"] {
+            q.intern(name).unwrap();
+        }
+        assert_eq!(q.intern("d"), Err(QueueError::TooManyQueues));
+        // Known names still resolve, and nothing was half-added.
+        assert_eq!(q.intern("b"), Ok(1));
+        assert_eq!((q.len(), q.find("d")), (3, None));
+        assert_eq!(Queues::default().limit, MAX_QUEUES);
+    }
 
     #[test]
     fn interning_is_stable_and_names_round_trip() {

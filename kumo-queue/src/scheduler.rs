@@ -10,32 +10,68 @@ use crate::time::TickClock;
 use std::fmt;
 use std::time::Duration;
 
-const NO_FREE: u32 = u32::MAX;
-
-/// A message slot's bookkeeping: the generation of its keys, and its queue id while occupied or
-/// the next free slot while vacant.
+/// A message slot's bookkeeping: its queue and the generation of its keys.
 #[derive(Debug, Clone, Copy, Default)]
 struct Record {
     generation: u32,
-    queue_or_next: u32,
+    queue: u32,
 }
 
-/// The records of every slot, kept as two paged arrays (6 bytes a slot): the queue id or next
-/// free slot, and a 16-bit generation. A slot whose generation reaches `u16::MAX` is retired
-/// when it is freed (never reused), so a key's `(index, generation)` is never issued twice.
-#[derive(Debug, Default)]
+/// The records of every slot, kept as two paged arrays (5 bytes a slot): a link word holding
+/// the queue id (low 24 bits, see [`MAX_QUEUES`](crate::queues::MAX_QUEUES)) and the high byte
+/// of a 16-bit generation, and the generation's low byte. A slot whose generation reaches
+/// `u16::MAX` is retired when it is freed (never reused), so a key's `(index, generation)` is
+/// never issued twice. Vacant slots wait on a stack of free indices.
+#[derive(Debug)]
 struct Records {
     links: Paged<u32>,
-    generations: Paged<u16>,
+    low_generations: Paged<u8>,
+    free: Vec<u32>,
 }
+
+impl Default for Records {
+    fn default() -> Self {
+        Self {
+            links: Paged::zeroed(),
+            low_generations: Paged::zeroed(),
+            free: Vec::new(),
+        }
+    }
+}
+
+const QUEUE_MASK: u32 = (1 << crate::queues::QUEUE_BITS) - 1;
 
 impl Records {
     #[inline]
     fn get(&self, i: u32) -> Option<Record> {
+        let link = *self.links.get(i)?;
+        let low = *self.low_generations.get(i)?;
         Some(Record {
-            queue_or_next: *self.links.get(i)?,
-            generation: u32::from(*self.generations.get(i)?),
+            queue: link & QUEUE_MASK,
+            generation: ((link >> crate::queues::QUEUE_BITS) << 8) | u32::from(low),
         })
+    }
+
+    /// Files slot `i` under `queue` and returns its generation.
+    #[inline]
+    fn occupy(&mut self, i: u32, queue: u32) -> u32 {
+        let link = self.links.slot(i);
+        *link = (*link & !QUEUE_MASK) | (queue & QUEUE_MASK);
+        let high = *link >> crate::queues::QUEUE_BITS;
+        (high << 8) | u32::from(*self.low_generations.slot(i))
+    }
+
+    /// Frees slot `i`: bumps its generation and puts it on the free stack, or retires it when
+    /// its generation is used up. Returns its queue.
+    fn vacate(&mut self, i: u32) -> Option<u32> {
+        let rec = self.get(i)?;
+        if rec.generation < u32::from(u16::MAX) {
+            let next = rec.generation + 1;
+            *self.links.slot(i) = (next >> 8) << crate::queues::QUEUE_BITS;
+            *self.low_generations.slot(i) = next as u8;
+            self.free.push(i);
+        }
+        Some(rec.queue)
     }
 }
 
@@ -73,11 +109,13 @@ impl Records {
 ///
 /// # Implementation
 ///
-/// Messages live in a paged slab: an `Option<M>`, a 4-byte queue id and a 16-bit key generation
-/// per slot, reused through a free list. A slot is reused at most 65,535 times: when its
-/// generation is used up it is retired instead of freed, so no key is ever issued twice and a
-/// stale key never reaches a reused slot. The strategy indexes slot numbers by due tick; with
-/// the singleton wheel that costs an 8-byte wheel entry and a 4-byte due word per message.
+/// Messages live in a paged slab: an `Option<M>` and a 5-byte record per slot (a 24-bit queue
+/// id packed with a 16-bit key generation), reused through a stack of free slots. A slot is
+/// reused at most 65,535 times: when its generation is used up it is retired instead of freed,
+/// so no key is ever issued twice and a stale key never reaches a reused slot. The strategy
+/// indexes slot numbers by due tick; with the singleton wheel that costs an 8-byte wheel entry
+/// and a 4-byte due word per message. Queue ids are 24 bits, so one scheduler holds at most
+/// [`MAX_QUEUES`](crate::MAX_QUEUES) (16,777,216) queues.
 /// Per-queue drain and iteration are a linear scan of the slab's queue ids (skipped for an
 /// empty queue), which keeps queues free of per-queue lists; per-queue counts are kept exactly.
 pub struct Scheduler<M, S: Strategy = SingletonTimerWheel> {
@@ -85,7 +123,6 @@ pub struct Scheduler<M, S: Strategy = SingletonTimerWheel> {
     strategy: S,
     messages: Paged<Option<M>>,
     records: Records,
-    free: u32,
     /// Slots ever used (the high-water mark).
     slots: u32,
     len: usize,
@@ -150,7 +187,6 @@ impl<M, S: Strategy> Scheduler<M, S> {
             strategy,
             messages: Paged::default(),
             records: Records::default(),
-            free: NO_FREE,
             slots: 0,
             len: 0,
             queues: Queues::default(),
@@ -179,7 +215,8 @@ impl<M, S: Strategy> Scheduler<M, S> {
     ///
     /// # Errors
     ///
-    /// [`QueueError`] when the name is longer than 65535 bytes or `u32::MAX` queues exist.
+    /// [`QueueError`] when the name is longer than 65535 bytes or [`MAX_QUEUES`](crate::MAX_QUEUES)
+    /// (16,777,216) queues exist.
     pub fn queue(&mut self, name: &str) -> Result<QueueId, QueueError> {
         self.queues.intern(name).map(QueueId)
     }
@@ -245,24 +282,18 @@ impl<M, S: Strategy> Scheduler<M, S> {
                 });
             }
         };
-        let index = if self.free != NO_FREE {
-            self.free
-        } else if self.slots < NO_FREE {
-            self.slots
+        let index = if let Some(index) = self.records.free.pop() {
+            index
+        } else if self.slots < u32::MAX {
+            self.slots += 1;
+            self.slots - 1
         } else {
             return Err(Rejected {
                 message,
                 reason: ScheduleError::Full,
             });
         };
-        let link = self.records.links.slot(index);
-        if index == self.free {
-            self.free = *link;
-        } else {
-            self.slots += 1;
-        }
-        *link = queue.0;
-        let key = Key::new(index, u32::from(*self.records.generations.slot(index)));
+        let key = Key::new(index, self.records.occupy(index, queue.0));
         *self.messages.slot(index) = Some(message);
         self.strategy.schedule(queue.0, index, tick);
         self.queues.add(queue.0);
@@ -296,7 +327,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
         let i = key.index();
         let occupied = self.messages.get(i).is_some_and(Option::is_some);
         let rec = self.records.get(i)?;
-        (occupied && rec.generation == key.generation()).then_some(rec.queue_or_next)
+        (occupied && rec.generation == key.generation()).then_some(rec.queue)
     }
 
     /// Moves a scheduled message to a new due time.
@@ -327,16 +358,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
     /// Frees slot `index` (whose strategy entry is already gone) and returns its message.
     fn release(&mut self, index: u32) -> Option<M> {
         let message = self.messages.get_mut(index)?.take()?;
-        let generation = self.records.generations.get_mut(index)?;
-        let retire = *generation == u16::MAX;
-        let free = if retire { NO_FREE } else { self.free };
-        let link = self.records.links.get_mut(index)?;
-        let queue = std::mem::replace(link, free);
-        if !retire {
-            // A retired slot keeps its last generation and is never handed out again.
-            *generation += 1;
-            self.free = index;
-        }
+        let queue = self.records.vacate(index)?;
         self.queues.sub(queue);
         self.len -= 1;
         Some(message)
@@ -405,7 +427,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
         // whichever order the strategy popped in.
         let records = &self.records;
         popped.sort_unstable_by_key(|&(index, due)| {
-            let q = records.get(index).map_or(u32::MAX, |r| r.queue_or_next);
+            let q = records.get(index).map_or(u32::MAX, |r| r.queue);
             (q, due, index)
         });
         let mut items = Vec::with_capacity(popped.len());
@@ -417,7 +439,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
                 continue;
             };
             items.push(Due {
-                queue: QueueId(rec.queue_or_next),
+                queue: QueueId(rec.queue),
                 key: Key::new(index, rec.generation),
                 due: self.clock.time_of(due),
                 message,
@@ -457,7 +479,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
     pub fn drain_all(&mut self) -> Vec<Due<M>> {
         let mut popped = Vec::with_capacity(self.len);
         for i in self.indices_of(None) {
-            let Some(q) = self.records.get(i).map(|r| r.queue_or_next) else {
+            let Some(q) = self.records.get(i).map(|r| r.queue) else {
                 continue;
             };
             if let Some(due) = self.strategy.due_of(i) {
@@ -476,7 +498,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
                     && self
                         .records
                         .get(i)
-                        .is_some_and(|r| queue.is_none_or(|q| r.queue_or_next == q))
+                        .is_some_and(|r| queue.is_none_or(|q| r.queue == q))
             })
             .collect()
     }
@@ -491,7 +513,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
         };
         (0..n).filter_map(move |i| {
             let rec = self.records.get(i)?;
-            if rec.queue_or_next != queue.0 {
+            if rec.queue != queue.0 {
                 return None;
             }
             let m = self.messages.get(i)?.as_ref()?;
@@ -504,7 +526,7 @@ impl<M, S: Strategy> Scheduler<M, S> {
         (0..self.slots).filter_map(move |i| {
             let rec = self.records.get(i)?;
             let m = self.messages.get(i)?.as_ref()?;
-            Some((QueueId(rec.queue_or_next), Key::new(i, rec.generation), m))
+            Some((QueueId(rec.queue), Key::new(i, rec.generation), m))
         })
     }
 }
@@ -524,14 +546,20 @@ mod tests {
     fn a_slot_is_retired_when_its_generation_is_used_up() {
         let mut s = Scheduler::new();
         let q = s.queue("q").unwrap();
+        let other = s.queue("other").unwrap();
         let due = Duration::from_secs(5);
         let mut last = None;
         for g in 0..=u32::from(u16::MAX) {
-            let key = s.schedule(q, g, due).unwrap();
+            // The queue id and the generation share the record's link word: both survive.
+            let queue = if g % 2 == 0 { q } else { other };
+            let key = s.schedule(queue, g, due).unwrap();
             assert_eq!((key.index(), key.generation()), (0, g));
+            assert_eq!(s.queue_of(key), Some(queue));
+            assert_eq!(s.queue_len(queue), 1);
             assert_eq!(s.cancel(key), Ok(g));
             last = Some(key);
         }
+        let q = other;
         // The last key of slot 0 stays stale: the slot is not reused.
         let key = s.schedule(q, 7, due).unwrap();
         assert_eq!((key.index(), key.generation()), (1, 0));
