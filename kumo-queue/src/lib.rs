@@ -26,6 +26,8 @@
 //! - [`TimerWheel`]: the wheel over caller-supplied `u32` ids (about 13 bytes per entry).
 //! - [`Scheduler`]: messages across named queues on one [`Strategy`] (the
 //!   [`SingletonTimerWheel`] by default); `advance(now)` returns a [`DueBatch`] grouped by queue.
+//!   It costs about 24 bytes per message on top of the message itself, queue names included,
+//!   and interns up to [`MAX_QUEUES`] (2^24) queues.
 //! - [`QueueStrategy`]: choose `SingletonTimerWheel`, `TimerWheel` (per queue) or `SkipList` at
 //!   run time; all three behave identically.
 //! - [`Slab`]: storage for the caller's message records with generation-checked [`Key`]s.
