@@ -21,7 +21,8 @@ struct Record {
 /// the queue id (low 24 bits, see [`MAX_QUEUES`](crate::queues::MAX_QUEUES)) and the high byte
 /// of a 16-bit generation, and the generation's low byte. A slot whose generation reaches
 /// `u16::MAX` is retired when it is freed (never reused), so a key's `(index, generation)` is
-/// never issued twice. Vacant slots wait on a stack of free indices.
+/// never issued twice. Vacant slots wait on a stack of free indices (4 bytes each while vacant);
+/// like the slots' pages, its memory follows the high-water mark of messages held at once.
 #[derive(Debug)]
 struct Records {
     links: Paged<u32>,
