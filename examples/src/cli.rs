@@ -330,27 +330,19 @@ impl ToolArgs {
     }
 }
 
-/// An error and its causes on one line: `error: cause: cause`, for printing by a program.
-///
-/// # Examples
-/// ```
-/// let e = kumo_examples::cli::MtaArgs::parse(["--bogus"]).unwrap_err();
-/// assert_eq!(kumo_examples::cli::error_chain(&e), "unknown option \"--bogus\" (try --help)");
-/// ```
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+/// An error and its causes on one line: `error: cause: cause`, for printing by a program
+/// (kumo-inject's formatter, the one its `errors` entries use).
+pub use kumo_inject::error_chain;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cli_errors_print_on_one_line() {
+        let e = MtaArgs::parse(["--bogus"]).unwrap_err();
+        assert_eq!(error_chain(&e), "unknown option \"--bogus\" (try --help)");
+    }
 
     #[test]
     fn defaults() {

@@ -3,7 +3,7 @@
 
 use crate::address::{check_header_name, check_mailbox, check_sender, domain_of};
 use crate::attachment::{EncodedPart, encode_part};
-use crate::error::{MessageError, RecipientError, RequestError, chain};
+use crate::error::{MessageError, RecipientError, RequestError, error_chain};
 use crate::host::{Durability, MessageSink, RecipientFailure};
 use crate::job_store::RecipientOutcome;
 use crate::mime::{date, encode, header};
@@ -741,7 +741,7 @@ impl<'a> Batch<'a> {
                         recipient: &r.email,
                         error: &error,
                     });
-                    let error = chain(&error);
+                    let error = error_chain(&error);
                     resp.fail_count += 1;
                     resp.failed_recipients.push(r.email.clone());
                     resp.errors.push(format!("{}: {error}", r.email));

@@ -179,9 +179,25 @@ pub enum MessageError {
     NoHeaders,
 }
 
-/// Formats an error and its chain of causes as `outer: cause: cause`, the way KumoMTA's
-/// `errors` entries read.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+/// Formats an error and its chain of causes on one line as `outer: cause: cause`, the way
+/// KumoMTA's `errors` entries read (and the way a program prints an error for people).
+///
+/// # Examples
+///
+/// ```
+/// use kumo_inject::error_chain;
+///
+/// let cause = std::io::Error::other("connection refused");
+/// let outer = std::io::Error::other(cause);
+/// assert_eq!(error_chain(&outer), "connection refused");
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("spool write failed")]
+/// struct Spool(#[source] std::io::Error);
+/// let e = Spool(std::io::Error::other("disk full"));
+/// assert_eq!(error_chain(&e), "spool write failed: disk full");
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

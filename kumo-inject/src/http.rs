@@ -1,5 +1,6 @@
 //! The axum router for `POST /api/inject/v1`, with KumoMTA's status codes.
 
+use crate::error::error_chain;
 use crate::injector::{InjectError, Injector, RequestContext};
 use crate::model::InjectRequest;
 use crate::ratelimit::{RateKeyContext, RateLimited, RecipientRateLimit};
@@ -83,10 +84,6 @@ fn text(status: StatusCode, msg: impl std::fmt::Display) -> Response {
 fn secs(d: Duration) -> HeaderValue {
     let s = (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
     HeaderValue::from(s)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    crate::error::chain(e)
 }
 
 enum Encoding {

@@ -344,7 +344,7 @@ fn run_job(shared: &Shared, job: Job) {
         // It compiled when it was accepted; a stored job that no longer does (a changed limit)
         // fails every recipient rather than staying pending forever.
         Err(e) => {
-            let error = crate::error::chain(&e);
+            let error = crate::error::error_chain(&e);
             let mut r = InjectResponse::default();
             for (i, rcpt) in job.request.recipients.iter().enumerate() {
                 if !done.contains(&(i as u32)) {

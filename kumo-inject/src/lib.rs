@@ -169,7 +169,9 @@ pub use batch::{
 };
 /// Re-exported: [`GeneratedMessage::data`] is a `bytes::Bytes`.
 pub use bytes;
-pub use error::{AttachmentError, MessageError, RecipientError, RequestError, TemplateError};
+pub use error::{
+    AttachmentError, MessageError, RecipientError, RequestError, TemplateError, error_chain,
+};
 /// The template engine, re-exported because its error type appears in [`RequestError`] and
 /// [`RecipientError`].
 pub use handlebars;
