@@ -180,6 +180,7 @@ impl TimerWheel {
         self.insert_slow(id, due)
     }
 
+    /// [`insert`](Self::insert) for every case but the common one, with the full checks.
     #[inline(never)]
     fn insert_slow(&mut self, id: u32, due: Duration) -> Result<(), Refused> {
         // `due_tick` only returns ticks after the current one.
