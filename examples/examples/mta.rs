@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kumo_examples::cli::{MtaArgs, USAGE, error_chain};
-use kumo_examples::demo::{Demo, DemoError, DemoOptions, selftest};
+use kumo_examples::demo::{Demo, DemoError, DemoOptions, crash_selftest, selftest};
 
 /// An error printed with its whole cause chain.
 struct Failure(String);
@@ -41,6 +41,26 @@ async fn main() -> Result<ExitCode, Failure> {
     if args.help {
         print!("{USAGE}");
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(n) = args.selftest_crash {
+        let exe = std::env::current_exe()?;
+        let backend = match args.spool_backend {
+            kumo_spool::BackendKind::Files => "files",
+            _ => "database",
+        };
+        let timeout = Duration::from_secs(120) + Duration::from_millis(n.saturating_mul(10));
+        println!(
+            "crash selftest: {n} recipients into a child demo ({backend} spool), kill -9 mid-run, restart, finish"
+        );
+        let report = tokio::task::spawn_blocking(move || crash_selftest(&exe, n, backend, timeout))
+            .await
+            .map_err(|e| Failure(e.to_string()))??;
+        println!("{report}");
+        return Ok(if report.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     let opts = DemoOptions::from_args(&args);
     if let Some(n) = args.selftest {

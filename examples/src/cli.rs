@@ -19,8 +19,15 @@ OPTIONS:
     --config DIR           read the config files from DIR (default: write the embedded defaults
                            into a temporary folder and print its path)
     --deliver maildir:DIR  also write every delivered message into the Maildir DIR, byte for byte
+    --spool DIR            keep the spool in DIR (default: kumo-demo-spool in the temporary
+                           folder, kept across runs; the self test uses a fresh one)
+    --spool-backend KIND   database (default: one redb file) or files (one file per message)
+    --fast                 run simulated time 600 times faster (the self test's profile)
     --selftest N           inject N recipients over HTTP, run until each is delivered or bounced,
                            print a summary and exit 0 only if every message is accounted for
+    --selftest-crash N     inject N recipients into a child demo, kill -9 it mid-run, start it
+                           again on the same spool, and check that every acknowledged message
+                           ends exactly once
     --success W            weight of a successful delivery answer (overrides delivery.toml)
     --transient W          weight of a temporary failure (4xx) answer
     --permanent W          weight of a permanent failure (5xx) answer
@@ -79,6 +86,14 @@ pub struct MtaArgs {
     pub deliver: Option<DeliverTarget>,
     /// Run the self test with this many recipients, then exit.
     pub selftest: Option<u64>,
+    /// Run the crash self test with this many recipients, then exit.
+    pub selftest_crash: Option<u64>,
+    /// The spool folder.
+    pub spool: Option<PathBuf>,
+    /// Where the spool keeps its entries.
+    pub spool_backend: kumo_spool::BackendKind,
+    /// Simulated time 600 times faster (the self test's profile).
+    pub fast: bool,
     /// Delivery weights overriding the config file.
     pub probabilities: ProbabilityOverrides,
     /// Seed of the simulation's random numbers.
@@ -98,6 +113,10 @@ impl Default for MtaArgs {
             config: None,
             deliver: None,
             selftest: None,
+            selftest_crash: None,
+            spool: None,
+            spool_backend: kumo_spool::BackendKind::default(),
+            fast: false,
             probabilities: ProbabilityOverrides::default(),
             seed: None,
             help: false,
@@ -176,6 +195,26 @@ impl MtaArgs {
                     let v = value("--deliver")?;
                     out.deliver = Some(parse_deliver(&v)?);
                 }
+                "--spool" => out.spool = Some(PathBuf::from(value("--spool")?)),
+                "--spool-backend" => {
+                    let v = value("--spool-backend")?;
+                    out.spool_backend = match v.as_str() {
+                        "database" => kumo_spool::BackendKind::Database,
+                        "files" => kumo_spool::BackendKind::Files,
+                        _ => {
+                            return Err(CliError::InvalidValue {
+                                option: "--spool-backend",
+                                value: v,
+                                reason: "expected database or files",
+                            });
+                        }
+                    };
+                }
+                "--fast" => out.fast = true,
+                "--selftest-crash" => {
+                    let v = value("--selftest-crash")?;
+                    out.selftest_crash = Some(parse_count("--selftest-crash", v)?);
+                }
                 "--selftest" => {
                     let v = value("--selftest")?;
                     let n: u64 = v.parse().map_err(|_| CliError::InvalidValue {
@@ -216,6 +255,17 @@ impl MtaArgs {
             }
         }
         Ok(out)
+    }
+}
+
+fn parse_count(option: &'static str, v: String) -> Result<u64, CliError> {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(CliError::InvalidValue {
+            option,
+            value: v,
+            reason: "expected a whole number of recipients, at least 1",
+        }),
     }
 }
 

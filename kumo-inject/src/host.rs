@@ -39,6 +39,27 @@ pub trait MessageSink: Send + Sync + 'static {
     /// A [`SinkError`] makes this recipient fail (counted in `fail_count`); the batch goes on.
     fn accept(&self, message: GeneratedMessage) -> Result<(), SinkError>;
 
+    /// Called after the last [`accept`](Self::accept) of a batch and before anybody is told
+    /// that its messages were accepted: before the HTTP response of a synchronous request,
+    /// and before a deferred job is completed in the [`JobStore`](crate::JobStore).
+    ///
+    /// A host that makes each message durable in `accept` needs nothing here (the default
+    /// does nothing). A host that writes in `accept` without waiting for stable storage
+    /// (a buffered spool write) syncs here once for the whole batch: one sync per batch
+    /// instead of one per message, and the acknowledgement still follows durability.
+    ///
+    /// # Errors
+    ///
+    /// The batch's messages are not durable. The host must drop every message of the batch
+    /// that it accepted (none of them may be delivered); a synchronous request is answered
+    /// 503 ([`InjectError::Flush`](crate::InjectError::Flush)) so that the client retries it
+    /// whole, and a deferred job stays pending and is generated again (with the same message
+    /// ids) when it is resumed.
+    fn flush(&self, batch_id: &BatchId) -> Result<(), SinkError> {
+        let _ = batch_id;
+        Ok(())
+    }
+
     /// Called for each recipient that produced no message (bad address, template error, a
     /// refusal by [`accept`](Self::accept)). The default does nothing.
     fn recipient_failed(&self, failure: &RecipientFailure<'_>) {
@@ -56,6 +77,9 @@ pub trait MessageSink: Send + Sync + 'static {
 impl<T: MessageSink + ?Sized> MessageSink for std::sync::Arc<T> {
     fn accept(&self, message: GeneratedMessage) -> Result<(), SinkError> {
         (**self).accept(message)
+    }
+    fn flush(&self, batch_id: &BatchId) -> Result<(), SinkError> {
+        (**self).flush(batch_id)
     }
     fn recipient_failed(&self, failure: &RecipientFailure<'_>) {
         (**self).recipient_failed(failure)

@@ -123,6 +123,11 @@ pub enum InjectError {
     /// The generation task failed (500).
     #[error("generation task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// The host could not make the batch's messages durable
+    /// ([`MessageSink::flush`] failed) and dropped them (503), transient: nothing of the
+    /// request was accepted.
+    #[error("could not make the messages durable")]
+    Flush(#[source] crate::host::SinkError),
 }
 
 impl InjectError {
@@ -131,7 +136,7 @@ impl InjectError {
         match self {
             InjectError::Parse(e) if e.is_syntax() => 400,
             InjectError::Parse(_) | InjectError::Request(_) => 422,
-            InjectError::Refused(_) | InjectError::Store(_) => 503,
+            InjectError::Refused(_) | InjectError::Store(_) | InjectError::Flush(_) => 503,
             InjectError::QueueFull {
                 overload: Overload::TooManyRequests,
                 ..
@@ -359,6 +364,11 @@ fn run_job(shared: &Shared, job: Job) {
     if !finished {
         return;
     }
+    // Until the host has made the messages durable, the job stays pending: a failed flush is
+    // resumed later with the same message ids.
+    if shared.sink.flush(&job.id).is_err() {
+        return;
+    }
     response.success_count += part.success_count;
     response.fail_count += part.fail_count;
     response.failed_recipients.extend(part.failed_recipients);
@@ -439,13 +449,18 @@ impl Injector {
         let shared = self.shared.clone();
         let id = batch_id.clone();
         tokio::task::spawn_blocking(move || {
-            let batch = Batch::compile(&req, &shared.config.generate)?;
+            let batch =
+                Batch::compile(&req, &shared.config.generate).map_err(InjectError::Request)?;
             let gctx = GenerateContext {
                 batch_id: id,
                 now,
                 peer: ctx.peer,
             };
             let response = batch.generate_all(&gctx, &*shared.sink);
+            shared
+                .sink
+                .flush(&gctx.batch_id)
+                .map_err(InjectError::Flush)?;
             shared.sink.batch_finished(&BatchReport {
                 batch_id: gctx.batch_id,
                 deferred: false,
@@ -455,7 +470,6 @@ impl Injector {
         })
         .await
         .map_err(InjectError::Task)?
-        .map_err(InjectError::Request)
         .map(|response| Injected::Done { batch_id, response })
     }
 

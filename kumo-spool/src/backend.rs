@@ -21,6 +21,8 @@ pub(crate) enum Op {
     Meta { id: SpoolId, meta: Vec<u8> },
     /// Forget a message.
     Remove { id: SpoolId },
+    /// Nothing: a commit that only makes earlier buffered ops durable.
+    Barrier,
 }
 
 /// An [`Op`] after the submitting thread's own share of the work (the file backend writes its

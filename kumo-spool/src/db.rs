@@ -35,7 +35,12 @@ pub(crate) struct DbBackend {
 }
 
 fn engine(op: &'static str) -> impl FnOnce(redb::Error) -> SpoolError {
-    move |e| SpoolError::engine(op, e)
+    move |e| match e {
+        // redb's errors do not expose their cause through `source()`: keep the operating
+        // system's error itself, so that `SpoolError::is_disk_full` and error chains see it.
+        redb::Error::Io(io) => SpoolError::engine(op, io),
+        e => SpoolError::engine(op, e),
+    }
 }
 
 impl DbBackend {
@@ -49,7 +54,8 @@ impl DbBackend {
         // Create the tables once, so readers never meet a missing table.
         let tx = b.db.begin_write().map_err(|e| engine("begin")(e.into()))?;
         for t in [DATA, META, QUARANTINE_DATA, QUARANTINE_META] {
-            tx.open_table(t).map_err(|e| engine("open table")(e.into()))?;
+            tx.open_table(t)
+                .map_err(|e| engine("open table")(e.into()))?;
         }
         tx.commit().map_err(|e| engine("commit")(e.into()))?;
         Ok(b)
@@ -68,7 +74,11 @@ impl DbBackend {
             let mut buf = Vec::new();
             for p in group {
                 match &p.op {
-                    Op::Store { id, data: d, meta: m } => {
+                    Op::Store {
+                        id,
+                        data: d,
+                        meta: m,
+                    } => {
                         buf.clear();
                         buf.extend_from_slice(&data_header(d));
                         buf.extend_from_slice(d);
@@ -85,6 +95,7 @@ impl DbBackend {
                         meta.remove(id.as_u128())?;
                         data.remove(id.as_u128())?;
                     }
+                    Op::Barrier => {}
                 }
             }
         }

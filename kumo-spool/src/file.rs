@@ -156,13 +156,13 @@ impl Backend for FileBackend {
             Op::Meta { id, meta } => {
                 vec![(self.stage(*id, "meta", &[meta])?, self.meta_path(*id))]
             }
-            Op::Remove { .. } => Vec::new(),
+            Op::Remove { .. } | Op::Barrier => Vec::new(),
         };
         Ok(Prepared { op, staged })
     }
 
     fn commit(&self, group: &mut Vec<Prepared>, sync: bool) -> Result<(), SpoolError> {
-        if sync && group.iter().any(|p| !p.staged.is_empty()) {
+        if sync {
             let dir = File::open(&self.tmp).map_err(|e| SpoolError::io("open", &self.tmp, e))?;
             rustix::fs::syncfs(&dir)
                 .map_err(|e| SpoolError::io("sync file system", &self.tmp, e.into()))?;
@@ -172,6 +172,20 @@ impl Backend for FileBackend {
                 Op::Remove { id } => {
                     remove_if_present(&self.meta_path(id))?;
                     remove_if_present(&self.data_path(id))?;
+                }
+                Op::Barrier => {}
+                // A message removed (or quarantined) since its update was submitted stays
+                // gone: the new metadata is dropped instead of renamed into place without
+                // its data.
+                Op::Meta { id, .. }
+                    if !self
+                        .meta_path(id)
+                        .try_exists()
+                        .map_err(|e| SpoolError::io("stat", self.meta_path(id), e))? =>
+                {
+                    for (from, _) in std::mem::take(&mut p.staged) {
+                        let _ = fs::remove_file(from);
+                    }
                 }
                 Op::Store { .. } | Op::Meta { .. } => {
                     for (from, to) in std::mem::take(&mut p.staged) {

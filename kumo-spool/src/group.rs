@@ -56,13 +56,28 @@ impl GroupCommit {
         &*self.backend
     }
 
-    /// Prepares `op` on this thread, then waits until a group commit holding it finishes.
-    pub(crate) fn submit(&self, op: Op, sync: bool, counters: &Counters) -> Result<(), SpoolError> {
-        let prepared = self.backend.prepare(op)?;
+    /// Prepares `ops` on this thread, then waits until the group commit holding them (all in
+    /// the same group, so all or none) finishes.
+    pub(crate) fn submit(
+        &self,
+        ops: impl IntoIterator<Item = Op>,
+        sync: bool,
+        counters: &Counters,
+    ) -> Result<(), SpoolError> {
+        let mut prepared = Vec::new();
+        for op in ops {
+            match self.backend.prepare(op) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    self.backend.discard(prepared);
+                    return Err(e);
+                }
+            }
+        }
         let mut g = self.state.lock();
         let ticket = g.next;
         g.next += 1;
-        g.queue.push(prepared);
+        g.queue.append(&mut prepared);
         g.sync |= sync;
         loop {
             if ticket < g.done {
@@ -95,6 +110,7 @@ impl GroupCommit {
         let mut group = std::mem::take(&mut g.queue);
         let sync = std::mem::take(&mut g.sync);
         let tickets = g.taken..g.next;
+        let ops = group.len() as u64;
         g.taken = g.next;
         // Should the backend panic, the group fails (nothing of it was acknowledged) and
         // leadership passes on, so that no writer waits forever.
@@ -108,9 +124,9 @@ impl GroupCommit {
             }
             r
         });
-        counters.group(tickets.end - tickets.start, sync, result.is_ok());
+        counters.group(ops, sync, result.is_ok());
         if let Err(error) = result {
-            tracing::warn!(error = %crate::error::error_chain(&error), ops = tickets.end - tickets.start, "spool group commit failed");
+            tracing::warn!(error = %crate::error::error_chain(&error), ops, "spool group commit failed");
             let unread = tickets.end - tickets.start;
             g.failed.push(Failed {
                 tickets: tickets.clone(),

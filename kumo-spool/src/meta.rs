@@ -130,10 +130,12 @@ impl Metadata {
     /// [`DecodeError`] for truncated, corrupt or unknown bytes; never a panic, whatever the
     /// bytes.
     pub fn decode(bytes: &[u8]) -> Result<Metadata, DecodeError> {
+        // `ok_or_else`: the error (and its `4 - len`) only exists when there are fewer than 4
+        // bytes; built eagerly, the subtraction overflowed for every longer input.
         let body_len = bytes
             .len()
             .checked_sub(4)
-            .ok_or(DecodeError::Truncated {
+            .ok_or_else(|| DecodeError::Truncated {
                 offset: 0,
                 needed: 4 - bytes.len(),
             })?;

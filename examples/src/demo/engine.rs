@@ -6,15 +6,16 @@
 //! a real due time when the message is scheduled, so the driver runs on real time and its pop
 //! tardiness is real.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use kumo_dns::{FamilyPolicy, HickoryResolver, MxCache, PlanPolicy};
 use kumo_queue::driver::{Driver, DriverHandle};
 use kumo_queue::{DueBatch, Scheduler};
+use kumo_spool::SpoolError;
 use kumo_trace::{
     ConnMeta, Disposition as Traced, Level, MessageDisposition, Payload, SessionKey, Side,
     TraceEvent, TraceHub,
@@ -25,10 +26,13 @@ use rand::rngs::StdRng;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::config::ConfigSource;
+use super::journal::Ending as End;
+use super::message::{Msg, NewMsg};
 use super::metrics::DemoMetrics;
+use super::spool::{DemoSpool, SpooledMessage};
 use crate::clock::SimClock;
 use crate::delivery::{AttemptResult, Disposition, simulate};
-use crate::ledger::{Ledger, Seq};
+use crate::ledger::Ledger;
 use crate::maildir::Maildir;
 use crate::settings::{AddressFamily, RetryDecision};
 use crate::zones::provider_of;
@@ -38,25 +42,6 @@ const GLOBAL_SESSIONS: usize = 512;
 
 /// Per-queue session limits: the configured limit and its semaphore.
 type SessionLimits = HashMap<Arc<str>, (u32, Arc<Semaphore>)>;
-
-/// One message in flight.
-#[derive(Debug)]
-pub(crate) struct Msg {
-    pub(crate) seq: Seq,
-    /// The `Message-ID` kumo-inject gave it.
-    pub(crate) id: String,
-    /// The queue: the recipient domain as an A-label.
-    pub(crate) queue: Arc<str>,
-    pub(crate) sender: String,
-    pub(crate) recipient: String,
-    pub(crate) data: Bytes,
-    /// Simulated milliseconds at injection.
-    pub(crate) injected_ms: u64,
-    /// Temporary failures so far.
-    pub(crate) failures: u32,
-    /// The provider, once an MX resolution told it.
-    pub(crate) provider: Option<Arc<str>>,
-}
 
 /// How a session ended for its message, for the trace: the disposition and its detail.
 type Ending = (Traced, String);
@@ -79,6 +64,10 @@ pub(crate) struct Engine {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) trace: TraceHub,
     pub(crate) maildir: Option<Arc<Maildir>>,
+    pub(crate) spool: Arc<DemoSpool>,
+    /// Message ids held in the spool or ended before a crash, while deferred jobs resume (so
+    /// a recipient offered again is not taken twice); empty otherwise.
+    pub(crate) known_ids: Mutex<HashSet<String>>,
     ready_tx: mpsc::UnboundedSender<Msg>,
     rng: Mutex<StdRng>,
     limits: Mutex<SessionLimits>,
@@ -105,6 +94,7 @@ impl Engine {
         ledger: Arc<Ledger>,
         trace: TraceHub,
         maildir: Option<Maildir>,
+        spool: DemoSpool,
         seed: u64,
         start: Instant,
     ) -> Started {
@@ -128,6 +118,8 @@ impl Engine {
             ledger,
             trace,
             maildir: maildir.map(Arc::new),
+            spool: Arc::new(spool),
+            known_ids: Mutex::new(HashSet::new()),
             ready_tx,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             limits: Mutex::new(HashMap::new()),
@@ -149,10 +141,59 @@ impl Engine {
     }
 
     /// Takes a new message: counts it and hands it to the ready queue.
-    pub(crate) fn accept(&self, mut msg: Msg) {
-        msg.injected_ms = self.now_ms();
+    pub(crate) fn accept(&self, new: NewMsg) {
+        let msg = Msg {
+            seq: self.ledger.injected(),
+            id: new.id,
+            queue: new.queue,
+            sender: new.sender,
+            recipient: new.recipient,
+            data: Some(new.data),
+            injected_ms: self.now_ms() as i64,
+            injected_unix_ms: new.injected_unix_ms,
+            failures: 0,
+            provider: None,
+            spool_id: new.spool_id,
+        };
         self.metrics.injected.inc();
         self.make_ready(msg);
+    }
+
+    /// Puts a message found in the spool at start back: into the ready queue when it is due,
+    /// into the scheduled queue otherwise, with its attempts so far.
+    pub(crate) fn recover(&self, found: SpooledMessage, now: SystemTime) {
+        let SpooledMessage { id, meta, host } = found;
+        let real_age = now
+            .duration_since(std::time::UNIX_EPOCH + Duration::from_millis(host.injected_unix_ms))
+            .unwrap_or_default();
+        let speedup = self.clock.lock().speedup();
+        let sim_age_ms = (real_age.as_secs_f64() * 1000.0 * speedup).min(i64::MAX as f64) as i64;
+        let msg = Msg {
+            seq: self.ledger.injected(),
+            id: host.message_id,
+            queue: Arc::from(meta.queue),
+            sender: meta.sender,
+            recipient: meta.recipients.into_iter().next().unwrap_or_default(),
+            data: None,
+            injected_ms: self.now_ms() as i64 - sim_age_ms,
+            injected_unix_ms: host.injected_unix_ms,
+            failures: meta.attempts,
+            provider: None,
+            spool_id: Some(id),
+        };
+        let wait = meta
+            .due
+            .and_then(|due| due.duration_since(now).ok())
+            .unwrap_or_default();
+        if wait.is_zero() {
+            self.make_ready(msg);
+            return;
+        }
+        let queue = msg.queue.clone();
+        match self.sched.schedule(&queue, msg, self.sched.now() + wait) {
+            Ok(_) => self.metrics.scheduled(&queue).inc(),
+            Err(rejected) => self.make_ready(rejected.message),
+        }
     }
 
     fn make_ready(&self, msg: Msg) {
@@ -209,6 +250,13 @@ impl Engine {
             self.metrics
                 .config_epoch
                 .set(self.config.loaded_epoch().unwrap_or(0) as i64);
+            let st = self.spool.spool.stats();
+            let m = &self.metrics;
+            m.spool_live.set(self.spool.live());
+            m.spool_bytes_written.set(st.bytes_written as i64);
+            m.spool_syncs.set(st.syncs as i64);
+            m.spool_groups.set(st.groups as i64);
+            m.spool_quarantined.set(st.quarantined as i64);
             let stats = self.dns.stats();
             self.metrics.dns_hits.set(stats.hits as i64);
             self.metrics.dns_misses.set(stats.misses as i64);
@@ -255,6 +303,32 @@ impl Engine {
         if !cfg.delivery.latency().is_zero() {
             tokio::time::sleep(cfg.delivery.latency()).await;
         }
+        let data = match self.data_of(&msg).await {
+            Ok(data) => data,
+            Err(e) => {
+                self.metrics.spool_errors.inc();
+                let gone = matches!(e, SpoolError::NotFound(_) | SpoolError::Corrupt { .. });
+                let reason = format!(
+                    "{} spool: {}",
+                    if gone { "554 5.3.0" } else { "451 4.3.0" },
+                    super::config::error_chain(&e)
+                );
+                trace(Payload::Diagnostic {
+                    level: Level::Error,
+                    message: reason.clone(),
+                });
+                let who = self.who(&msg);
+                let provider = msg.queue.clone();
+                let ending = if gone {
+                    self.bounce(msg, &provider, reason)
+                } else {
+                    self.defer(msg, provider, &reason).await
+                };
+                self.trace_ending(&trace, who, ending);
+                trace(Payload::Closed);
+                return;
+            }
+        };
 
         let mx = match self.dns.resolve(&msg.queue).await {
             Ok(mx) => mx,
@@ -270,7 +344,7 @@ impl Engine {
                 let ending = if e.is_permanent() {
                     self.bounce(msg, &provider, reason)
                 } else {
-                    self.defer(msg, provider, &reason)
+                    self.defer(msg, provider, &reason).await
                 };
                 self.trace_ending(&trace, who, ending);
                 trace(Payload::Closed);
@@ -323,9 +397,7 @@ impl Engine {
                 trace(Payload::read("250 2.1.5 OK\r\n"));
                 trace(Payload::write("DATA\r\n"));
                 trace(Payload::read("354 go ahead\r\n"));
-                trace(Payload::write(
-                    String::from_utf8_lossy(&msg.data).into_owned(),
-                ));
+                trace(Payload::write(String::from_utf8_lossy(&data).into_owned()));
             }
             trace(Payload::read(format!("{}\r\n", outcome.response)));
             trace(Payload::write("QUIT\r\n"));
@@ -338,7 +410,7 @@ impl Engine {
         }
         let who = self.who(&msg);
         let ending = match outcome.disposition {
-            Disposition::Delivered => match self.store(&msg.data).await {
+            Disposition::Delivered => match self.store(&data).await {
                 Err(e) => {
                     self.metrics.maildir_errors.inc();
                     let reason = format!("451 4.3.0 {}", super::config::error_chain(&e));
@@ -346,18 +418,19 @@ impl Engine {
                         level: Level::Error,
                         message: reason.clone(),
                     });
-                    self.defer(msg, provider, &reason)
+                    self.defer(msg, provider, &reason).await
                 }
                 _ => {
                     self.metrics.delivered(&msg.queue, &provider);
                     self.ledger.delivered(msg.seq);
+                    self.finish(&msg, End::Delivered);
                     (Traced::Delivered, outcome.response)
                 }
             },
             Disposition::Permanent => self.bounce(msg, &provider, outcome.response),
             _ => {
                 msg.provider = Some(provider.clone());
-                self.defer(msg, provider, &outcome.response)
+                self.defer(msg, provider, &outcome.response).await
             }
         };
         self.trace_ending(&trace, who, ending);
@@ -405,16 +478,84 @@ impl Engine {
     fn bounce(&self, msg: Msg, provider: &str, reason: String) -> Ending {
         self.metrics.fail(&msg.queue, provider);
         self.ledger.bounced(msg.seq);
+        self.finish(&msg, End::Bounced);
         (Traced::Bounced, reason)
     }
 
+    /// The message's data: in memory, or loaded from the spool (a recovered message).
+    async fn data_of(&self, msg: &Msg) -> Result<Bytes, SpoolError> {
+        if let Some(d) = &msg.data {
+            return Ok(d.clone());
+        }
+        let Some(id) = msg.spool_id else {
+            return Ok(Bytes::new());
+        };
+        let spool = self.spool.clone();
+        tokio::task::spawn_blocking(move || spool.load(id))
+            .await
+            .unwrap_or_else(|_| Err(SpoolError::Interrupted))
+    }
+
+    /// A message ended: journal it (the commit point), then remove its spool entry.
+    fn finish(&self, msg: &Msg, ending: End) {
+        if self.spool.journal(ending, &msg.id, &msg.recipient).is_err() {
+            self.metrics.spool_errors.inc();
+        }
+        let Some(id) = msg.spool_id else {
+            // A `deferred_spool` message that ended without ever being written.
+            self.metrics.deferred_unspooled.inc();
+            return;
+        };
+        let spool = self.spool.clone();
+        let errors = self.metrics.spool_errors.clone();
+        drop(tokio::task::spawn_blocking(move || {
+            if spool.remove(id).is_err() {
+                errors.inc();
+            }
+        }));
+    }
+
+    /// Writes a deferral to the spool before the message waits: the first one stores a
+    /// `deferred_spool` message (synced), later ones update the attempts and due time.
+    async fn persist_deferral(&self, msg: &mut Msg, due: SystemTime) {
+        let spool = self.spool.clone();
+        let (id, sender, rcpt, queue) = (
+            msg.spool_id,
+            msg.sender.clone(),
+            msg.recipient.clone(),
+            msg.queue.clone(),
+        );
+        let (host, attempts, data) = (msg.host_meta(), msg.failures, msg.data.clone());
+        let r = tokio::task::spawn_blocking(move || match id {
+            Some(id) => spool
+                .update(id, &sender, &rcpt, &queue, &host, attempts, due)
+                .map(|()| id),
+            None => spool.store(
+                &sender,
+                &rcpt,
+                &queue,
+                &data.unwrap_or_default(),
+                &host,
+                attempts,
+                Some(due),
+                kumo_spool::Durability::Sync,
+            ),
+        })
+        .await;
+        match r {
+            Ok(Ok(id)) => msg.spool_id = Some(id),
+            // The message waits in memory all the same; the error is counted.
+            _ => self.metrics.spool_errors.inc(),
+        }
+    }
+
     /// A temporary failure: retry on the schedule, or bounce when the message would expire.
-    fn defer(&self, mut msg: Msg, provider: Arc<str>, reason: &str) -> Ending {
+    async fn defer(&self, mut msg: Msg, provider: Arc<str>, reason: &str) -> Ending {
         self.metrics.transfail(&msg.queue, &provider);
         let cfg = self.config.current();
         msg.failures += 1;
         let now_ms = self.now_ms();
-        let age = now_ms.saturating_sub(msg.injected_ms) as f64 / 1000.0;
+        let age = (now_ms as i64).saturating_sub(msg.injected_ms).max(0) as f64 / 1000.0;
         let delay = match cfg.retry.decide(msg.failures, age) {
             RetryDecision::RetryAfter(d) => d,
             _ => {
@@ -423,8 +564,11 @@ impl Engine {
             }
         };
         let speedup = self.clock.lock().speedup();
-        let due = self.sched.now() + Duration::from_secs_f64(delay / speedup);
+        let wait = Duration::from_secs_f64(delay / speedup);
+        let due = self.sched.now() + wait;
         msg.provider = Some(provider.clone());
+        self.persist_deferral(&mut msg, SystemTime::now() + wait)
+            .await;
         let queue = msg.queue.clone();
         let seq = msg.seq;
         self.ledger.deferred(seq);

@@ -44,6 +44,15 @@ pub(crate) struct DemoMetrics {
     pub(crate) config_epoch: Gauge,
     pub(crate) config_errors: Counter,
     pub(crate) maildir_errors: Counter,
+    pub(crate) spool_errors: Counter,
+    pub(crate) deferred_unspooled: Counter,
+    pub(crate) spool_live: Gauge,
+    pub(crate) spool_bytes_written: Gauge,
+    pub(crate) spool_syncs: Gauge,
+    pub(crate) spool_groups: Gauge,
+    pub(crate) spool_quarantined: Gauge,
+    pub(crate) spool_recovered: Gauge,
+    pub(crate) spool_recovery_ms: Gauge,
 }
 
 impl DemoMetrics {
@@ -52,6 +61,11 @@ impl DemoMetrics {
         let q = |name: &str, help: &str| r.family(name, help).gauge::<QueueLabel<'static>>();
         let qc = |name: &str, help: &str| r.family(name, help).counter::<QueueLabel<'static>>();
         let pc = |name: &str, help: &str| r.family(name, help).counter::<ProviderLabel<'static>>();
+        let g = |name: &str, help: &str| {
+            r.family(name, help)
+                .gauge::<()>()
+                .map(|f| f.get_or_create(&()))
+        };
         let m = Self {
             scheduled: q(
                 "scheduled_count",
@@ -140,6 +154,45 @@ impl DemoMetrics {
                 )
                 .counter::<()>()?
                 .get_or_create(&()),
+            spool_errors: r
+                .family(
+                    "total_spool_errors",
+                    "spool writes, loads or journal appends that failed",
+                )
+                .counter::<()>()?
+                .get_or_create(&()),
+            deferred_unspooled: r
+                .family(
+                    "total_deferred_spool_unspooled",
+                    "deferred_spool messages that ended without ever being written to the spool",
+                )
+                .counter::<()>()?
+                .get_or_create(&()),
+            spool_live: g("spool_message_count", "messages in the spool now")?,
+            spool_bytes_written: g(
+                "spool_bytes_written",
+                "bytes of data and metadata written to the spool since start",
+            )?,
+            spool_syncs: g(
+                "spool_sync_count",
+                "spool group commits that synced to stable storage since start",
+            )?,
+            spool_groups: g(
+                "spool_group_commit_count",
+                "spool group commits since start",
+            )?,
+            spool_quarantined: g(
+                "spool_quarantined_count",
+                "torn or corrupt spool entries moved to quarantine since start",
+            )?,
+            spool_recovered: g(
+                "spool_recovered_messages",
+                "messages put back into the queues from the spool at start",
+            )?,
+            spool_recovery_ms: g(
+                "spool_recovery_milliseconds",
+                "how long enumerating the spool took at start",
+            )?,
             registry: r.clone(),
         };
         Ok(m)

@@ -12,10 +12,15 @@
 //! | `/api/trace/v1` | kumo-trace (`TraceHub`, JSON lines) |
 
 mod config;
+mod crash;
 mod engine;
+mod jobs;
+pub mod journal;
+mod message;
 mod metrics;
 mod selftest;
 mod sink;
+mod spool;
 mod web;
 
 use std::net::SocketAddr;
@@ -30,7 +35,9 @@ use kumo_trace::TraceHub;
 use tokio::task::JoinHandle;
 
 pub use config::ConfigLoadError;
+pub use crash::{CrashReport, crash_selftest};
 pub use selftest::{SelftestReport, selftest};
+pub use spool::{Recovery, SpoolOpenError};
 pub use web::Status;
 
 use crate::cli::{DeliverTarget, MtaArgs, ProbabilityOverrides};
@@ -59,6 +66,17 @@ pub struct DemoOptions {
     pub seed: u64,
     /// How often the config files are scanned (filesystem events also trigger a scan).
     pub config_scan: Duration,
+    /// The spool folder; `None`: [`default_spool_dir`] for the interactive profile, a fresh
+    /// temporary folder (removed at shutdown) for the self test.
+    pub spool: Option<PathBuf>,
+    /// Where the spool keeps its entries.
+    pub spool_backend: kumo_spool::BackendKind,
+}
+
+/// The spool folder of `cargo run --example mta` without `--spool`: `kumo-demo-spool` in the
+/// system's temporary folder, kept across runs so that a restart recovers what was queued.
+pub fn default_spool_dir() -> PathBuf {
+    std::env::temp_dir().join("kumo-demo-spool")
 }
 
 impl Default for DemoOptions {
@@ -72,6 +90,8 @@ impl Default for DemoOptions {
             probabilities: ProbabilityOverrides::default(),
             seed: 1,
             config_scan: Duration::from_secs(1),
+            spool: None,
+            spool_backend: kumo_spool::BackendKind::default(),
         }
     }
 }
@@ -89,7 +109,7 @@ impl DemoOptions {
             },
             dns: args.dns,
             config: args.config.clone(),
-            profile: if selftest {
+            profile: if selftest || args.fast {
                 Profile::Selftest
             } else {
                 Profile::Interactive
@@ -102,6 +122,8 @@ impl DemoOptions {
                     .map_or(1, |d| d.as_nanos() as u64)
             }),
             config_scan: Duration::from_secs(1),
+            spool: args.spool.clone(),
+            spool_backend: args.spool_backend,
         }
     }
 }
@@ -128,6 +150,12 @@ pub enum DemoError {
     /// The Maildir cannot be created.
     #[error("cannot open the maildir")]
     Maildir(#[from] MaildirError),
+    /// The spool cannot be opened or recovered (for example another demo holds it).
+    #[error("cannot use the spool")]
+    Spool(#[from] SpoolOpenError),
+    /// The spool recovery task failed.
+    #[error("spool recovery failed")]
+    Recovery(#[source] tokio::task::JoinError),
     /// The HTTP listener cannot bind.
     #[error("cannot listen on {0}")]
     Listen(SocketAddr, #[source] std::io::Error),
@@ -158,11 +186,13 @@ pub struct Demo {
     dns_server: Option<LoopbackDnsServer>,
     config_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    _spool_temp: Option<tempfile::TempDir>,
+    recovery: Recovery,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
     server: Option<JoinHandle<()>>,
     injector: kumo_inject::Injector,
-    driver: Option<kumo_queue::driver::Driver<engine::Msg>>,
+    driver: Option<kumo_queue::driver::Driver<message::Msg>>,
     started: Instant,
 }
 
@@ -219,6 +249,18 @@ impl Demo {
             Some(DeliverTarget::Maildir(dir)) => Some(Maildir::create(dir)?),
             None => None,
         };
+        let (spool_dir, spool_temp) = match &opts.spool {
+            Some(dir) => (dir.clone(), None),
+            None if opts.profile == Profile::Interactive => (default_spool_dir(), None),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("kumo-demo-spool-")
+                    .tempdir()
+                    .map_err(|e| SpoolOpenError::Create(std::env::temp_dir(), e))?;
+                (t.path().to_owned(), Some(t))
+            }
+        };
+        let spool = spool::DemoSpool::open(&spool_dir, opts.spool_backend)?;
         let registry = metrics.registry.clone();
         let engine::Started {
             engine,
@@ -232,9 +274,12 @@ impl Demo {
             Arc::new(Ledger::default()),
             TraceHub::new(),
             maildir,
+            spool,
             opts.seed,
             started,
         );
+        let jobs = Arc::new(jobs::SpoolJobStore::new(engine.spool.spool.clone()));
+        let recovery = recover(&engine, &jobs).await?;
         let tasks = vec![
             tokio::spawn(engine.clone().run_due(due_rx)),
             tokio::spawn(engine.clone().run_housekeeping()),
@@ -247,7 +292,13 @@ impl Demo {
         let http = listener
             .local_addr()
             .map_err(|e| DemoError::Listen(opts.listen, e))?;
-        let (inject, injector) = sink::inject_routes(&engine).map_err(DemoError::Runtime)?;
+        let (inject, injector) =
+            sink::inject_routes(&engine, jobs.clone()).map_err(DemoError::Runtime)?;
+        if jobs.len() > 0 {
+            // Resumed jobs regenerate only the recipients without a record; a spool failure
+            // here leaves them pending for the next start.
+            let _ = injector.resume_pending().await;
+        }
         let app = web::routes(engine.clone())
             .merge(kumo_metrics::router(registry, 64 * 1024))
             .merge(inject);
@@ -266,6 +317,8 @@ impl Demo {
             dns_server,
             config_dir,
             _temp: temp,
+            _spool_temp: spool_temp,
+            recovery,
             shutdown: Some(tx),
             tasks,
             server: Some(server),
@@ -288,6 +341,21 @@ impl Demo {
     /// The config folder.
     pub fn config_dir(&self) -> &Path {
         &self.config_dir
+    }
+
+    /// The spool folder.
+    pub fn spool_dir(&self) -> &Path {
+        self.engine.spool.dir()
+    }
+
+    /// What start-up recovered from the spool.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
+    /// Counts of the spool since start (stores, syncs, bytes written).
+    pub fn spool_stats(&self) -> kumo_spool::SpoolStats {
+        self.engine.spool.spool.stats()
     }
 
     /// The self-test accounting of every message this demo took.
@@ -327,7 +395,13 @@ impl Demo {
 
     /// What the demo serves and three commands to try, as printed on start.
     pub fn banner(&self) -> String {
-        banner(self.http, self.dns_addr(), &self.config_dir)
+        banner(
+            self.http,
+            self.dns_addr(),
+            &self.config_dir,
+            self.spool_dir(),
+            self.recovery,
+        )
     }
 
     /// Stops the HTTP server, the engine and the DNS server.
@@ -348,7 +422,7 @@ impl Demo {
             }
         }
         if let Some(driver) = self.driver.take() {
-            // What is still scheduled is dropped with the process (the demo has no spool).
+            // What is still scheduled is in the spool and comes back at the next start.
             drop(driver.shutdown().await);
         }
         for t in self.tasks.drain(..) {
@@ -361,8 +435,52 @@ impl Demo {
     }
 }
 
+/// Enumerates the spool on a blocking thread and puts every message back; jobs go to the job
+/// store. Counts and times it in the metrics.
+async fn recover(
+    engine: &Arc<Engine>,
+    jobs: &Arc<jobs::SpoolJobStore>,
+) -> Result<Recovery, DemoError> {
+    let (e, j) = (engine.clone(), jobs.clone());
+    let (rec, mut known) = tokio::task::spawn_blocking(move || {
+        let now = std::time::SystemTime::now();
+        let mut recovered_ids = Vec::new();
+        let r = e.spool.recover(
+            |m| {
+                recovered_ids.push(m.host.message_id.clone());
+                e.recover(m, now);
+            },
+            |id, meta| j.found(id, meta),
+        );
+        r.map(|(rec, mut known)| {
+            if j.len() > 0 {
+                known.extend(recovered_ids);
+            } else {
+                known.clear();
+            }
+            (rec, known)
+        })
+    })
+    .await
+    .map_err(DemoError::Recovery)??;
+    known.shrink_to_fit();
+    *engine.known_ids.lock() = known;
+    engine.metrics.spool_recovered.set(rec.messages as i64);
+    engine
+        .metrics
+        .spool_recovery_ms
+        .set(rec.elapsed.as_millis().min(i64::MAX as u128) as i64);
+    Ok(rec)
+}
+
 /// The start-up text: what the demo serves and three commands to try.
-pub fn banner(http: SocketAddr, dns: Option<SocketAddr>, config_dir: &Path) -> String {
+pub fn banner(
+    http: SocketAddr,
+    dns: Option<SocketAddr>,
+    config_dir: &Path,
+    spool_dir: &Path,
+    recovery: Recovery,
+) -> String {
     let base = format!("http://{http}");
     let dns_line = match dns {
         Some(d) => format!(
@@ -381,6 +499,7 @@ pub fn banner(http: SocketAddr, dns: Option<SocketAddr>, config_dir: &Path) -> S
          \x20 status    {base}/api/status\n\
          {dns_line}\
          \x20 config    {dir}  (queues.toml, shaping.toml, delivery.toml; edits apply within a second)\n\
+         \x20 spool     {spool}  (--spool DIR; recovered {recovered} messages in {secs:.3} s)\n\
          \n\
          Try:\n\
          \n\
@@ -402,6 +521,9 @@ pub fn banner(http: SocketAddr, dns: Option<SocketAddr>, config_dir: &Path) -> S
          More: cargo run --example top | queue-summary | trace -- --terse   (each takes --url {base})\n",
         dir = config_dir.display(),
         delivery = delivery.display(),
+        spool = spool_dir.display(),
+        recovered = recovery.messages,
+        secs = recovery.elapsed.as_secs_f64(),
     )
 }
 
@@ -441,13 +563,15 @@ mod tests {
         })
         .await
         .unwrap();
-        let sink = sink::EngineSink(demo.engine.clone());
+        let sink = sink::EngineSink::new(demo.engine.clone());
         let mut m = message(0);
         m.recipient = "exact@example.test".into();
         m.data =
             bytes::Bytes::from_static(b"Subject: exact\r\nX-Bin: \xfe\xff\r\n\r\nbody\r\n.\r\n");
         let data = m.data.clone();
+        let batch = m.batch_id.clone();
         sink.accept(m).unwrap();
+        sink.flush(&batch).unwrap();
         assert!(demo.wait_idle(Duration::from_secs(30)).await);
         let files: Vec<_> = std::fs::read_dir(dir.path().join("md/new"))
             .unwrap()
@@ -468,11 +592,12 @@ mod tests {
         })
         .await
         .unwrap();
-        let sink = sink::EngineSink(demo.engine.clone());
+        let sink = sink::EngineSink::new(demo.engine.clone());
         let n = 2000;
         for i in 0..n {
             sink.accept(message(i)).unwrap();
         }
+        sink.flush(&BatchId::new("test-batch").unwrap()).unwrap();
         assert!(
             demo.wait_idle(Duration::from_secs(60)).await,
             "pending: {}",

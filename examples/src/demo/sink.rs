@@ -1,17 +1,42 @@
-//! The demo's [`MessageSink`]: every message kumo-inject generates enters the engine's ready
-//! queue and the self-test ledger.
+//! The demo's [`MessageSink`]: every message kumo-inject generates is spooled (unless the request
+//! set `deferred_spool`) and then enters the engine's ready queue.
+//!
+//! A batch's messages are held as they are generated; [`MessageSink::flush`], called before the
+//! client is answered, writes them all to the spool in one group commit (one transaction, one
+//! sync) and only then hands them to the engine. So the `200` follows durability, and a batch
+//! of 1,000 recipients costs one sync, not 1,000.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-
 use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
-use kumo_inject::{GeneratedMessage, Injector, MessageSink, Refusal, RouterConfig, SinkError};
+use kumo_inject::{
+    BatchId, Durability, GeneratedMessage, Injector, MessageSink, Refusal, RouterConfig, SinkError,
+};
+use parking_lot::Mutex;
 
-use super::engine::{Engine, Msg};
+use super::engine::Engine;
+use super::jobs::SpoolJobStore;
+use super::message::NewMsg;
+use super::spool::unix_ms;
 
-/// Hands generated messages to the engine.
-#[derive(Debug, Clone)]
-pub(crate) struct EngineSink(pub(crate) Arc<Engine>);
+/// Hands generated messages to the spool and the engine.
+#[derive(Debug)]
+pub(crate) struct EngineSink {
+    engine: Arc<Engine>,
+    /// Messages of batches not yet flushed.
+    held: Mutex<HashMap<BatchId, Vec<NewMsg>>>,
+}
+
+impl EngineSink {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        Self {
+            engine,
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
 /// A recipient whose domain cannot be queued.
 #[derive(Debug, thiserror::Error)]
@@ -29,29 +54,68 @@ impl MessageSink for EngineSink {
         let Some(queue) = queue_of(&message.recipient) else {
             return Err(SinkError::new(BadRecipientDomain(message.recipient)));
         };
-        let seq = self.0.ledger.injected();
-        self.0.accept(Msg {
-            seq,
+        // A resumed deferred job offers again the one recipient whose record was lost: the
+        // same message id, which the spool (or the journal) already holds.
+        {
+            let known = self.engine.known_ids.lock();
+            if !known.is_empty() && known.contains(&message.id) {
+                return Ok(());
+            }
+        }
+        let mut new = NewMsg {
             id: message.id,
             queue: Arc::from(queue),
             sender: message.envelope_sender,
             recipient: message.recipient,
             data: message.data,
-            injected_ms: 0,
-            failures: 0,
-            provider: None,
-        });
+            injected_unix_ms: unix_ms(SystemTime::now()),
+            spool_id: None,
+        };
+        if message.durability == Durability::Deferred {
+            // `deferred_spool`: nothing is written until the first temporary failure.
+            self.engine.accept(new);
+            return Ok(());
+        }
+        new.spool_id = Some(self.engine.spool.spool.new_id(SystemTime::now()));
+        self.held
+            .lock()
+            .entry(message.batch_id)
+            .or_default()
+            .push(new);
         Ok(())
+    }
+
+    fn flush(&self, batch_id: &BatchId) -> Result<(), SinkError> {
+        let Some(held) = self.held.lock().remove(batch_id) else {
+            return Ok(());
+        };
+        match self.engine.spool.store_batch(&held) {
+            Ok(()) => {
+                for m in held {
+                    self.engine.accept(m);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing of the batch was stored, so nothing is accepted: the client is told
+                // 503 and the messages are dropped.
+                self.engine.metrics.spool_errors.inc();
+                Err(SinkError::new(e))
+            }
+        }
     }
 }
 
-/// The `POST /api/inject/v1` router of kumo-inject, generating into the engine. New requests
-/// are refused (503) once the demo is shutting down.
+/// The `POST /api/inject/v1` router of kumo-inject, generating into the engine, with
+/// `deferred_generation` jobs kept in the spool. New requests are refused (503) once the demo
+/// is shutting down or before the spool has been recovered.
 pub(crate) fn inject_routes(
     engine: &Arc<Engine>,
+    jobs: Arc<SpoolJobStore>,
 ) -> Result<(axum::Router, Injector), kumo_inject::NoRuntime> {
     let stopping = engine.clone();
-    let injector = Injector::builder(EngineSink(engine.clone()))
+    let injector = Injector::builder(EngineSink::new(engine.clone()))
+        .job_store(jobs)
         .admission(move || {
             if stopping.stopping.load(Ordering::Relaxed) {
                 Err(Refusal::ShuttingDown)

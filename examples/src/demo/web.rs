@@ -34,6 +34,14 @@ pub struct Status {
     pub pending: u64,
     /// Messages in the scheduled queue now.
     pub scheduled: u64,
+    /// Message entries in the spool now.
+    pub spooled: i64,
+    /// Messages recovered from the spool at start.
+    pub recovered: u64,
+    /// How long the recovery took, in seconds.
+    pub recovery_seconds: f64,
+    /// The spool folder.
+    pub spool_dir: String,
     /// The config folder.
     pub config_dir: String,
     /// The epoch of the config files on disk.
@@ -52,6 +60,10 @@ pub(crate) fn status(engine: &Engine) -> Status {
         injected: engine.ledger.injected_count(),
         pending: engine.ledger.pending(),
         scheduled: engine.sched.with(|s| s.len() as u64).unwrap_or(0),
+        spooled: engine.spool.live(),
+        recovered: engine.metrics.spool_recovered.get().max(0) as u64,
+        recovery_seconds: engine.metrics.spool_recovery_ms.get().max(0) as f64 / 1000.0,
+        spool_dir: engine.spool.dir().display().to_string(),
         config_dir: engine.config.dir().display().to_string(),
         config_epoch: engine.config.epoch(),
         config_applied_epoch: engine.config.loaded_epoch(),

@@ -1,0 +1,336 @@
+//! `--selftest-crash N`: the durability proof. A child demo (this same program) takes
+//! injections with many temporary failures; it is killed with `SIGKILL` mid-run, started again
+//! on the same spool, given the rest of the injections, and run until its spool is empty. Then
+//! the delivery journals of both runs are read: every recipient acknowledged without
+//! `deferred_spool` must have ended (delivered or bounced) exactly once, and no recipient may
+//! have ended twice. What happened to the `deferred_spool` recipients is reported: those that
+//! were still in memory when the process died are lost, which is what that option trades.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::journal;
+use super::web::Status;
+use super::{DemoError, selftest::batch_json};
+use crate::http::{self, Target};
+
+/// Recipients per injection request.
+const BATCH: u64 = 500;
+/// Every fourth request sets `deferred_spool`.
+const DEFERRED_EVERY: u64 = 4;
+
+/// The outcome of a crash self test.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct CrashReport {
+    /// Recipients the test tried to inject.
+    pub requested: u64,
+    /// Acknowledged (HTTP 200, no per-recipient failure) without `deferred_spool`.
+    pub acked_durable: u64,
+    /// Acknowledged with `deferred_spool`.
+    pub acked_deferred: u64,
+    /// Acknowledged when the first process was killed.
+    pub acked_at_kill: u64,
+    /// Durable recipients that ended exactly once.
+    pub durable_ended_once: u64,
+    /// Durable recipients that never ended: lost. Must be 0.
+    pub durable_lost: u64,
+    /// `deferred_spool` recipients that ended (exactly once).
+    pub deferred_ended: u64,
+    /// `deferred_spool` recipients that never ended (in memory when the process died).
+    pub deferred_lost: u64,
+    /// Recipients whose request got no answer (it was in flight at the kill) that ended anyway.
+    pub unacked_ended: u64,
+    /// Recipients that ended more than once. Must be 0.
+    pub ended_twice: u64,
+    /// Messages the second process recovered from the spool.
+    pub recovered: u64,
+    /// How long its recovery took.
+    pub recovery_seconds: f64,
+    /// Whether the second process emptied its spool before the time limit.
+    pub finished: bool,
+    /// Wall time of the whole test.
+    pub elapsed: Duration,
+}
+
+impl CrashReport {
+    /// True when every durable acknowledgement ended exactly once and nothing ended twice.
+    pub fn ok(&self) -> bool {
+        self.finished
+            && self.acked_durable > 0
+            && self.durable_lost == 0
+            && self.ended_twice == 0
+            && self.durable_ended_once == self.acked_durable
+    }
+}
+
+impl fmt::Display for CrashReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "crash selftest summary")?;
+        let rows: [(&str, String); 13] = [
+            ("requested", self.requested.to_string()),
+            ("acked at kill -9", self.acked_at_kill.to_string()),
+            ("acked (spooled)", self.acked_durable.to_string()),
+            ("  ended once", self.durable_ended_once.to_string()),
+            ("  lost", self.durable_lost.to_string()),
+            ("acked (deferred)", self.acked_deferred.to_string()),
+            ("  ended once", self.deferred_ended.to_string()),
+            (
+                "  lost",
+                format!(
+                    "{}  (in memory at the kill: deferred_spool's trade)",
+                    self.deferred_lost
+                ),
+            ),
+            ("unacked, ended", self.unacked_ended.to_string()),
+            ("ended twice", self.ended_twice.to_string()),
+            ("recovered", self.recovered.to_string()),
+            ("recovery", format!("{:.3} s", self.recovery_seconds)),
+            ("elapsed", format!("{:.2} s", self.elapsed.as_secs_f64())),
+        ];
+        for (k, v) in rows {
+            writeln!(f, "  {k:<18}{v:>8}")?;
+        }
+        write!(
+            f,
+            "crash selftest {}",
+            if self.ok() {
+                "PASSED"
+            } else if self.finished {
+                "FAILED"
+            } else {
+                "FAILED (timed out)"
+            }
+        )
+    }
+}
+
+/// A child demo, killed when dropped.
+struct ChildDemo {
+    child: Child,
+    status: Target,
+    inject: Target,
+}
+
+impl Drop for ChildDemo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn failed(body: String) -> DemoError {
+    DemoError::InjectStatus { status: 0, body }
+}
+
+fn free_port() -> Result<SocketAddr, DemoError> {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| failed(format!("no free port on loopback: {e}")))?;
+    l.local_addr()
+        .map_err(|e| failed(format!("no free port on loopback: {e}")))
+}
+
+fn spawn(exe: &Path, spool: &Path, backend: &str) -> Result<ChildDemo, DemoError> {
+    let addr = free_port()?;
+    let mut child = Command::new(exe)
+        .args(["--fast", "--seed", "7", "--listen", &addr.to_string()])
+        .args(["--success", "1", "--transient", "1", "--permanent", "0.1"])
+        .arg("--spool")
+        .arg(spool)
+        .args(["--spool-backend", backend])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
+    // Drain the child's output so that it never blocks on a full pipe.
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
+    }
+    let demo = ChildDemo {
+        child,
+        status: Target::from_addr(addr, "/api/status"),
+        inject: Target::from_addr(addr, "/api/inject/v1"),
+    };
+    let end = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < end {
+        if status(&demo).is_ok() {
+            return Ok(demo);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(failed(
+        "the child demo did not start listening within 60 s".into(),
+    ))
+}
+
+fn status(demo: &ChildDemo) -> Result<Status, DemoError> {
+    let resp = http::get(&demo.status, &[]).map_err(DemoError::Inject)?;
+    let body = resp.decoded_body().map_err(DemoError::Inject)?;
+    serde_json::from_slice(&body).map_err(|e| failed(format!("bad /api/status: {e}")))
+}
+
+/// Injects recipients `from..to`; returns the indices acknowledged.
+fn inject(demo: &ChildDemo, from: u64, to: u64, deferred: bool) -> Vec<u64> {
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&batch_json(from, to)).unwrap_or_default();
+    json["deferred_spool"] = serde_json::Value::Bool(deferred);
+    let body = serde_json::to_vec(&json).unwrap_or_default();
+    let Ok(resp) = http::post_json(&demo.inject, &body) else {
+        return Vec::new();
+    };
+    if resp.head.status != 200 {
+        return Vec::new();
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        failed_recipients: Vec<String>,
+    }
+    let Some(answer) = resp
+        .decoded_body()
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Answer>(&b).ok())
+    else {
+        return Vec::new();
+    };
+    (from..to)
+        .filter(|i| {
+            !answer
+                .failed_recipients
+                .iter()
+                .any(|r| index_of(r) == Some(*i))
+        })
+        .collect()
+}
+
+/// `user123@domain` -> 123.
+fn index_of(recipient: &str) -> Option<u64> {
+    recipient
+        .strip_prefix("user")?
+        .split('@')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Runs the crash self test: `exe` is this program (it is started twice as a child), `n` the
+/// recipients, `backend` the spool backend (`database` or `files`).
+///
+/// # Errors
+/// [`DemoError`] when a child cannot be started or queried.
+pub fn crash_selftest(
+    exe: &Path,
+    n: u64,
+    backend: &str,
+    timeout: Duration,
+) -> Result<CrashReport, DemoError> {
+    let started = Instant::now();
+    let temp = tempfile::Builder::new()
+        .prefix("kumo-crash-spool-")
+        .tempdir()
+        .map_err(|e| failed(format!("cannot create a spool folder: {e}")))?;
+    let spool: PathBuf = temp.path().join("spool");
+    let mut acked: HashMap<u64, bool> = HashMap::new();
+    let mut report = CrashReport {
+        requested: n,
+        ..CrashReport::default()
+    };
+    let batches: Vec<(u64, u64, bool)> = (0..n.div_ceil(BATCH))
+        .map(|k| {
+            let from = k * BATCH;
+            (
+                from,
+                (from + BATCH).min(n),
+                k % DEFERRED_EVERY == DEFERRED_EVERY - 1,
+            )
+        })
+        .collect();
+    let kill_after = batches.len().div_ceil(2);
+
+    let first = spawn(exe, &spool, backend)?;
+    for &(from, to, deferred) in &batches[..kill_after] {
+        for i in inject(&first, from, to, deferred) {
+            acked.insert(i, deferred);
+        }
+    }
+    // Let deliveries and retries get under way, then kill it in the middle of them.
+    std::thread::sleep(Duration::from_millis(150));
+    report.acked_at_kill = acked.len() as u64;
+    drop(first);
+
+    let second = spawn(exe, &spool, backend)?;
+    let s = status(&second)?;
+    report.recovered = s.recovered;
+    report.recovery_seconds = s.recovery_seconds;
+    for &(from, to, deferred) in &batches[kill_after..] {
+        for i in inject(&second, from, to, deferred) {
+            acked.insert(i, deferred);
+        }
+    }
+    let end = started + timeout;
+    while Instant::now() < end {
+        let s = status(&second)?;
+        if s.pending == 0 && s.spooled == 0 {
+            report.finished = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(second);
+
+    let mut ended: HashMap<u64, u32> = HashMap::new();
+    let jdir = spool.join("journal");
+    let files = journal::files(&jdir)
+        .map_err(|e| failed(format!("cannot list {}: {e}", jdir.display())))?;
+    for f in files {
+        journal::read(&f, |e| {
+            if let Some(i) = index_of(&e.recipient) {
+                *ended.entry(i).or_default() += 1;
+            }
+        })
+        .map_err(|e| failed(format!("cannot read {}: {e}", f.display())))?;
+    }
+    for i in 0..n {
+        let times = ended.get(&i).copied().unwrap_or(0);
+        if times > 1 {
+            report.ended_twice += 1;
+        }
+        match acked.get(&i) {
+            Some(false) => {
+                report.acked_durable += 1;
+                match times {
+                    0 => report.durable_lost += 1,
+                    1 => report.durable_ended_once += 1,
+                    _ => {}
+                }
+            }
+            Some(true) => {
+                report.acked_deferred += 1;
+                match times {
+                    0 => report.deferred_lost += 1,
+                    1 => report.deferred_ended += 1,
+                    _ => {}
+                }
+            }
+            None => report.unacked_ended += u64::from(times > 0),
+        }
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_indices() {
+        assert_eq!(index_of("user17@gmail.test"), Some(17));
+        assert_eq!(index_of("someone@gmail.test"), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! The demo's use of kumo-spool: messages are stored before they are acknowledged (or, with
+//! `deferred_spool`, at their first temporary failure), updated after each retry, journaled and
+//! removed when they end, and put back into the queues at start.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kumo_spool::{BackendKind, Durability, Metadata, Spool, SpoolError, SpoolId};
+
+use super::journal::{self, Ending, Journal};
+use super::message::{MessageMeta, NewMsg};
+
+/// The queue name under which deferred-generation jobs are spooled (`@` is never in a domain).
+pub(crate) const JOB_QUEUE: &str = "@job";
+/// The queue name of a job's per-recipient records.
+pub(crate) const RECORD_QUEUE: &str = "@record";
+
+/// The spool could not be opened or recovered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpoolOpenError {
+    /// kumo-spool refused (locked by another process, I/O).
+    #[error("cannot open the spool in {0}")]
+    Spool(PathBuf, #[source] SpoolError),
+    /// The delivery journal cannot be opened or read.
+    #[error("cannot use the delivery journal in {0}")]
+    Journal(PathBuf, #[source] std::io::Error),
+    /// A temporary spool folder cannot be made.
+    #[error("cannot create a spool folder in {0}")]
+    Create(PathBuf, #[source] std::io::Error),
+}
+
+/// A message found in the spool at start.
+#[derive(Debug)]
+pub(crate) struct SpooledMessage {
+    pub(crate) id: SpoolId,
+    pub(crate) meta: Metadata,
+    pub(crate) host: MessageMeta,
+}
+
+/// What start-up found.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Recovery {
+    /// Messages put back into the queues.
+    pub messages: u64,
+    /// Messages that had ended before the crash (journaled) and were only removed.
+    pub already_ended: u64,
+    /// Deferred-generation jobs found.
+    pub jobs: u64,
+    /// Entries quarantined as torn or corrupt.
+    pub quarantined: u64,
+    /// Entries without the demo's metadata (written by another program), left in place.
+    pub foreign: u64,
+    /// How long the enumeration took.
+    pub elapsed: Duration,
+}
+
+/// The spool, the journal, and the count of live message entries.
+#[derive(Debug)]
+pub(crate) struct DemoSpool {
+    pub(crate) spool: Arc<Spool>,
+    journal: Journal,
+    live: AtomicI64,
+}
+
+impl DemoSpool {
+    /// Opens (or creates) the spool in `dir`; the journal lives in `dir/journal`.
+    pub(crate) fn open(dir: &Path, kind: BackendKind) -> Result<Self, SpoolOpenError> {
+        let spool =
+            Spool::open_with(dir, kind).map_err(|e| SpoolOpenError::Spool(dir.to_owned(), e))?;
+        let run = spool.new_id(SystemTime::now()).to_hex();
+        let jdir = dir.join("journal");
+        let journal = Journal::open(&jdir, &run).map_err(|e| SpoolOpenError::Journal(jdir, e))?;
+        Ok(Self {
+            spool: Arc::new(spool),
+            journal,
+            live: AtomicI64::new(0),
+        })
+    }
+
+    /// The spool folder.
+    pub(crate) fn dir(&self) -> &Path {
+        self.spool.dir()
+    }
+
+    /// Message entries in the spool now.
+    pub(crate) fn live(&self) -> i64 {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Stores a message (blocking). Returns its spool id.
+    #[allow(clippy::too_many_arguments, reason = "the envelope, spelled out")]
+    pub(crate) fn store(
+        &self,
+        sender: &str,
+        recipient: &str,
+        queue: &str,
+        data: &Bytes,
+        host: &MessageMeta,
+        attempts: u32,
+        due: Option<SystemTime>,
+        durability: Durability,
+    ) -> Result<SpoolId, SpoolError> {
+        let id = self.spool.new_id(SystemTime::now());
+        let meta = Metadata {
+            sender: sender.to_owned(),
+            recipients: vec![recipient.to_owned()],
+            queue: queue.to_owned(),
+            attempts,
+            due,
+            host: host.encode(),
+        };
+        self.spool.store(id, data.clone(), &meta, durability)?;
+        self.live.fetch_add(1, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    /// Stores a synchronous batch's messages (blocking): one group commit, synced; all or none.
+    /// Each message must carry the spool id it is to be stored under.
+    pub(crate) fn store_batch(&self, batch: &[NewMsg]) -> Result<(), SpoolError> {
+        let entries = batch.iter().filter_map(|m| {
+            let meta = Metadata {
+                sender: m.sender.clone(),
+                recipients: vec![m.recipient.clone()],
+                queue: m.queue.to_string(),
+                attempts: 0,
+                due: None,
+                host: MessageMeta {
+                    message_id: m.id.clone(),
+                    injected_unix_ms: m.injected_unix_ms,
+                }
+                .encode(),
+            };
+            Some((m.spool_id?, m.data.clone(), meta))
+        });
+        self.spool.store_many(entries, Durability::Sync)?;
+        self.live.fetch_add(batch.len() as i64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records a retry's attempt count and due time (blocking). Buffered: losing it to a
+    /// crash only makes the message due earlier.
+    #[allow(clippy::too_many_arguments, reason = "the envelope, spelled out")]
+    pub(crate) fn update(
+        &self,
+        id: SpoolId,
+        sender: &str,
+        recipient: &str,
+        queue: &str,
+        host: &MessageMeta,
+        attempts: u32,
+        due: SystemTime,
+    ) -> Result<(), SpoolError> {
+        let meta = Metadata {
+            sender: sender.to_owned(),
+            recipients: vec![recipient.to_owned()],
+            queue: queue.to_owned(),
+            attempts,
+            due: Some(due),
+            host: host.encode(),
+        };
+        self.spool.update_meta(id, &meta, Durability::Buffered)
+    }
+
+    /// Journals an ending: the commit point, before the spool entry goes.
+    pub(crate) fn journal(
+        &self,
+        ending: Ending,
+        message_id: &str,
+        recipient: &str,
+    ) -> std::io::Result<()> {
+        self.journal.append(ending, message_id, recipient)
+    }
+
+    /// Removes an ended message's entry (blocking). Buffered: should a crash lose the removal,
+    /// the journal says the message ended.
+    pub(crate) fn remove(&self, id: SpoolId) -> Result<(), SpoolError> {
+        self.spool.remove(id, Durability::Buffered)?;
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A spooled message's data (blocking).
+    pub(crate) fn load(&self, id: SpoolId) -> Result<Bytes, SpoolError> {
+        self.spool.load_data(id)
+    }
+
+    /// Enumerates the spool (blocking): messages that ended before a crash are removed, every
+    /// other message goes to `message`, jobs and their records to `other`. Returns what it
+    /// found and the message ids that the journals of earlier runs say ended.
+    pub(crate) fn recover(
+        &self,
+        mut message: impl FnMut(SpooledMessage),
+        mut other: impl FnMut(SpoolId, Metadata),
+    ) -> Result<(Recovery, HashSet<String>), SpoolOpenError> {
+        let started = std::time::Instant::now();
+        let jdir = self.dir().join("journal");
+        let old = self
+            .journal
+            .unreconciled()
+            .map_err(|e| SpoolOpenError::Journal(jdir.clone(), e))?;
+        let ended =
+            journal::ended_ids(&old).map_err(|e| SpoolOpenError::Journal(jdir.clone(), e))?;
+        let mut done = Vec::new();
+        let mut rec = Recovery::default();
+        let report = self
+            .spool
+            .enumerate(|id, meta| {
+                if meta.queue == JOB_QUEUE || meta.queue == RECORD_QUEUE {
+                    rec.jobs += u64::from(meta.queue == JOB_QUEUE);
+                    other(id, meta);
+                    return ControlFlow::Continue(());
+                }
+                let Some(host) = MessageMeta::decode(&meta.host) else {
+                    // Not one of ours: kept, but it cannot be delivered without its id.
+                    rec.foreign += 1;
+                    return ControlFlow::Continue(());
+                };
+                if ended.contains(&host.message_id) {
+                    done.push(id);
+                    return ControlFlow::Continue(());
+                }
+                rec.messages += 1;
+                message(SpooledMessage { id, meta, host });
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| SpoolOpenError::Spool(self.dir().to_owned(), e))?;
+        rec.quarantined = report.quarantined;
+        rec.already_ended = done.len() as u64;
+        for id in done {
+            self.spool
+                .remove(id, Durability::Buffered)
+                .map_err(|e| SpoolOpenError::Spool(self.dir().to_owned(), e))?;
+        }
+        // Make the removals durable before the journals that justify them are set aside.
+        self.spool
+            .sync()
+            .map_err(|e| SpoolOpenError::Spool(self.dir().to_owned(), e))?;
+        Journal::mark_reconciled(&old).map_err(|e| SpoolOpenError::Journal(jdir, e))?;
+        self.live.store(rec.messages as i64, Ordering::Relaxed);
+        rec.elapsed = started.elapsed();
+        Ok((rec, ended))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
