@@ -21,8 +21,16 @@ use crate::http::{self, Target};
 
 /// Recipients per injection request.
 const BATCH: u64 = 500;
-/// Every fourth request sets `deferred_spool`.
-const DEFERRED_EVERY: u64 = 4;
+/// Of every four requests, one sets `deferred_spool` and one `deferred_generation`.
+const KINDS: u64 = 4;
+
+/// How a request asks to be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    DeferredSpool,
+    DeferredGeneration,
+}
 
 /// The outcome of a crash self test.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,7 +38,8 @@ const DEFERRED_EVERY: u64 = 4;
 pub struct CrashReport {
     /// Recipients the test tried to inject.
     pub requested: u64,
-    /// Acknowledged (HTTP 200, no per-recipient failure) without `deferred_spool`.
+    /// Acknowledged (HTTP 200, no per-recipient failure) without `deferred_spool`, including
+    /// `deferred_generation` requests (acknowledged once their job was stored).
     pub acked_durable: u64,
     /// Acknowledged with `deferred_spool`.
     pub acked_deferred: u64,
@@ -50,6 +59,8 @@ pub struct CrashReport {
     pub ended_twice: u64,
     /// Messages the second process recovered from the spool.
     pub recovered: u64,
+    /// `deferred_generation` jobs the second process found and resumed.
+    pub jobs_resumed: u64,
     /// How long its recovery took.
     pub recovery_seconds: f64,
     /// Whether the second process emptied its spool before the time limit.
@@ -72,7 +83,7 @@ impl CrashReport {
 impl fmt::Display for CrashReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "crash selftest summary")?;
-        let rows: [(&str, String); 13] = [
+        let rows: [(&str, String); 14] = [
             ("requested", self.requested.to_string()),
             ("acked at kill -9", self.acked_at_kill.to_string()),
             ("acked (spooled)", self.acked_durable.to_string()),
@@ -90,6 +101,7 @@ impl fmt::Display for CrashReport {
             ("unacked, ended", self.unacked_ended.to_string()),
             ("ended twice", self.ended_twice.to_string()),
             ("recovered", self.recovered.to_string()),
+            ("jobs resumed", self.jobs_resumed.to_string()),
             ("recovery", format!("{:.3} s", self.recovery_seconds)),
             ("elapsed", format!("{:.2} s", self.elapsed.as_secs_f64())),
         ];
@@ -176,10 +188,11 @@ fn status(demo: &ChildDemo) -> Result<Status, DemoError> {
 }
 
 /// Injects recipients `from..to`; returns the indices acknowledged.
-fn inject(demo: &ChildDemo, from: u64, to: u64, deferred: bool) -> Vec<u64> {
+fn inject(demo: &ChildDemo, from: u64, to: u64, kind: Kind) -> Vec<u64> {
     let mut json: serde_json::Value =
         serde_json::from_slice(&batch_json(from, to)).unwrap_or_default();
-    json["deferred_spool"] = serde_json::Value::Bool(deferred);
+    json["deferred_spool"] = serde_json::Value::Bool(kind == Kind::DeferredSpool);
+    json["deferred_generation"] = serde_json::Value::Bool(kind == Kind::DeferredGeneration);
     let body = serde_json::to_vec(&json).unwrap_or_default();
     let Ok(resp) = http::post_json(&demo.inject, &body) else {
         return Vec::new();
@@ -240,26 +253,34 @@ pub fn crash_selftest(
         requested: n,
         ..CrashReport::default()
     };
-    let batches: Vec<(u64, u64, bool)> = (0..n.div_ceil(BATCH))
+    let batches: Vec<(u64, u64, Kind)> = (0..n.div_ceil(BATCH))
         .map(|k| {
             let from = k * BATCH;
-            (
-                from,
-                (from + BATCH).min(n),
-                k % DEFERRED_EVERY == DEFERRED_EVERY - 1,
-            )
+            let kind = match k % KINDS {
+                1 => Kind::DeferredGeneration,
+                3 => Kind::DeferredSpool,
+                _ => Kind::Plain,
+            };
+            (from, (from + BATCH).min(n), kind)
         })
         .collect();
-    let kill_after = batches.len().div_ceil(2);
+    // The first process takes about half the requests and dies right after answering a
+    // `deferred_generation` one, while that job is being generated.
+    let mut kill_after = batches.len().div_ceil(2).max(1);
+    while kill_after < batches.len() && batches[kill_after - 1].2 != Kind::DeferredGeneration {
+        kill_after += 1;
+    }
 
     let first = spawn(exe, &spool, backend)?;
-    for &(from, to, deferred) in &batches[..kill_after] {
-        for i in inject(&first, from, to, deferred) {
-            acked.insert(i, deferred);
+    for (k, &(from, to, kind)) in batches[..kill_after].iter().enumerate() {
+        if k + 1 == kill_after {
+            // Let deliveries and retries get under way, so that the kill lands among them.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        for i in inject(&first, from, to, kind) {
+            acked.insert(i, kind == Kind::DeferredSpool);
         }
     }
-    // Let deliveries and retries get under way, then kill it in the middle of them.
-    std::thread::sleep(Duration::from_millis(150));
     report.acked_at_kill = acked.len() as u64;
     drop(first);
 
@@ -267,15 +288,16 @@ pub fn crash_selftest(
     let s = status(&second)?;
     report.recovered = s.recovered;
     report.recovery_seconds = s.recovery_seconds;
-    for &(from, to, deferred) in &batches[kill_after..] {
-        for i in inject(&second, from, to, deferred) {
-            acked.insert(i, deferred);
+    report.jobs_resumed = s.jobs;
+    for &(from, to, kind) in &batches[kill_after..] {
+        for i in inject(&second, from, to, kind) {
+            acked.insert(i, kind == Kind::DeferredSpool);
         }
     }
     let end = started + timeout;
     while Instant::now() < end {
         let s = status(&second)?;
-        if s.pending == 0 && s.spooled == 0 {
+        if s.pending == 0 && s.spooled == 0 && s.jobs == 0 {
             report.finished = true;
             break;
         }

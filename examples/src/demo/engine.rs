@@ -26,6 +26,7 @@ use rand::rngs::StdRng;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::config::ConfigSource;
+use super::jobs::SpoolJobStore;
 use super::journal::Ending as End;
 use super::message::{Msg, NewMsg};
 use super::metrics::DemoMetrics;
@@ -68,6 +69,8 @@ pub(crate) struct Engine {
     /// Message ids held in the spool or ended before a crash, while deferred jobs resume (so
     /// a recipient offered again is not taken twice); empty otherwise.
     pub(crate) known_ids: Mutex<HashSet<String>>,
+    /// The `deferred_generation` jobs, set once at start.
+    pub(crate) jobs: std::sync::OnceLock<Arc<SpoolJobStore>>,
     ready_tx: mpsc::UnboundedSender<Msg>,
     rng: Mutex<StdRng>,
     limits: Mutex<SessionLimits>,
@@ -120,6 +123,7 @@ impl Engine {
             maildir: maildir.map(Arc::new),
             spool: Arc::new(spool),
             known_ids: Mutex::new(HashSet::new()),
+            jobs: std::sync::OnceLock::new(),
             ready_tx,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             limits: Mutex::new(HashMap::new()),

@@ -1,11 +1,13 @@
 //! A durable [`JobStore`] on kumo-spool: `deferred_generation` batches survive a crash of the
 //! demo and are resumed at the next start, with no duplicate and no missing recipient.
 //!
-//! A job is one spool entry (the request JSON as data, synced before the client is answered);
-//! each recipient's outcome is a small entry of its own, written buffered: the message it
-//! records was written before it into the same spool, and the sync of the next message (or
-//! the job's flush) makes both durable, so a crash loses at most the last records, whose
-//! recipients are offered again with the same message ids and recognised.
+//! A job is one spool entry (the request JSON as data, synced before the client is answered).
+//! The demo's sink holds a job's messages and stores them all in one group commit when the
+//! job's generation ends ([`MessageSink::flush`](kumo_inject::MessageSink::flush)), before the
+//! job is completed. So the per-recipient records need not be durable: after a crash a job
+//! either has none of its messages in the spool (it is generated again from the start) or all
+//! of them (it is generated again, and every message id is recognised as already held, from
+//! the spool or from the delivery journal). Records are kept in memory only.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,14 +19,13 @@ use kumo_inject::{BatchId, JobStore, JobStoreError, PendingJob, RecipientOutcome
 use kumo_spool::{Durability, Metadata, Spool, SpoolId};
 use parking_lot::Mutex;
 
-use super::spool::{JOB_QUEUE, RECORD_QUEUE, unix_ms};
+use super::spool::{JOB_QUEUE, unix_ms};
 
 #[derive(Debug)]
 struct Entry {
     spool_id: SpoolId,
+    /// The job as found in the spool at start (`None` for a job this run accepted).
     job: Option<StoredJob>,
-    /// `(recipient index, outcome, the record's spool id)`.
-    done: Vec<(u32, RecipientOutcome, SpoolId)>,
 }
 
 /// Jobs and records kept in the demo's spool.
@@ -32,8 +33,6 @@ struct Entry {
 pub(crate) struct SpoolJobStore {
     spool: Arc<Spool>,
     jobs: Mutex<HashMap<BatchId, Entry>>,
-    /// Records found at start whose job was not (yet) seen.
-    orphans: Mutex<Vec<(BatchId, u32, RecipientOutcome, SpoolId)>>,
 }
 
 fn encode_job(job: &StoredJob) -> Bytes {
@@ -55,60 +54,39 @@ fn decode_job(host: &[u8]) -> Option<(Option<IpAddr>, SystemTime)> {
     Some((peer, UNIX_EPOCH + Duration::from_millis(ms)))
 }
 
-fn encode_outcome(o: &RecipientOutcome) -> Bytes {
-    Bytes::from(match o {
-        RecipientOutcome::Accepted { message_id } => format!("A\t{message_id}"),
-        RecipientOutcome::Failed { error } => format!("F\t{error}"),
-    })
-}
-
-fn decode_outcome(host: &[u8]) -> Option<RecipientOutcome> {
-    let s = std::str::from_utf8(host).ok()?;
-    match s.split_once('\t')? {
-        ("A", id) => Some(RecipientOutcome::Accepted {
-            message_id: id.to_owned(),
-        }),
-        ("F", e) => Some(RecipientOutcome::Failed {
-            error: e.to_owned(),
-        }),
-        _ => None,
-    }
-}
-
 impl SpoolJobStore {
     pub(crate) fn new(spool: Arc<Spool>) -> Self {
         Self {
             spool,
             jobs: Mutex::new(HashMap::new()),
-            orphans: Mutex::new(Vec::new()),
         }
     }
 
-    /// Takes a job or record entry met while the spool is enumerated at start.
+    /// Takes a job entry met while the spool is enumerated at start.
     pub(crate) fn found(&self, id: SpoolId, meta: Metadata) {
-        let Ok(batch) = BatchId::new(&meta.sender) else {
+        if meta.queue != JOB_QUEUE {
+            return;
+        }
+        let (Ok(batch), Some((peer, accepted_at))) =
+            (BatchId::new(&meta.sender), decode_job(&meta.host))
+        else {
+            // Not a job this demo wrote: leave it.
             return;
         };
-        if meta.queue == JOB_QUEUE {
-            let mut jobs = self.jobs.lock();
-            let e = jobs.entry(batch.clone()).or_insert_with(|| Entry {
-                spool_id: id,
-                job: None,
-                done: Vec::new(),
-            });
-            e.spool_id = id;
+        let job = StoredJob {
+            id: batch.clone(),
             // The request itself is loaded when the jobs are listed.
-            e.job = decode_job(&meta.host).map(|(peer, accepted_at)| StoredJob {
-                id: batch,
-                request: Bytes::new(),
-                peer,
-                accepted_at,
-            });
-        } else if let Some(outcome) = decode_outcome(&meta.host) {
-            self.orphans
-                .lock()
-                .push((batch, meta.attempts, outcome, id));
-        }
+            request: Bytes::new(),
+            peer,
+            accepted_at,
+        };
+        self.jobs.lock().insert(
+            batch,
+            Entry {
+                spool_id: id,
+                job: Some(job),
+            },
+        );
     }
 
     /// Jobs known now.
@@ -138,7 +116,6 @@ impl JobStore for SpoolJobStore {
             Entry {
                 spool_id: id,
                 job: None,
-                done: Vec::new(),
             },
         );
         Ok(())
@@ -146,24 +123,11 @@ impl JobStore for SpoolJobStore {
 
     fn record(
         &self,
-        id: &BatchId,
-        index: u32,
-        outcome: &RecipientOutcome,
+        _id: &BatchId,
+        _index: u32,
+        _outcome: &RecipientOutcome,
     ) -> Result<(), JobStoreError> {
-        let sid = self.spool.new_id(SystemTime::now());
-        let meta = Metadata {
-            sender: id.to_string(),
-            queue: RECORD_QUEUE.to_owned(),
-            attempts: index,
-            host: encode_outcome(outcome),
-            ..Metadata::default()
-        };
-        self.spool
-            .store(sid, Bytes::new(), &meta, Durability::Buffered)
-            .map_err(store_err)?;
-        if let Some(e) = self.jobs.lock().get_mut(id) {
-            e.done.push((index, outcome.clone(), sid));
-        }
+        // In memory only: see the module's documentation.
         Ok(())
     }
 
@@ -171,45 +135,24 @@ impl JobStore for SpoolJobStore {
         let Some(e) = self.jobs.lock().remove(id) else {
             return Ok(());
         };
-        for (_, _, sid) in &e.done {
-            self.spool
-                .remove(*sid, Durability::Buffered)
-                .map_err(store_err)?;
-        }
         self.spool
             .remove(e.spool_id, Durability::Sync)
             .map_err(store_err)
     }
 
     fn pending(&self) -> Result<Vec<PendingJob>, JobStoreError> {
-        let orphans = std::mem::take(&mut *self.orphans.lock());
-        let mut jobs = self.jobs.lock();
-        for (batch, index, outcome, sid) in orphans {
-            match jobs.get_mut(&batch) {
-                Some(e) => e.done.push((index, outcome, sid)),
-                // The job was completed before the crash but its records' removal was lost.
-                None => {
-                    let _ = self.spool.remove(sid, Durability::Buffered);
-                }
-            }
-        }
+        let jobs = self.jobs.lock();
         let mut out = Vec::new();
-        for (batch, e) in jobs.iter() {
-            // Jobs persisted by this run carry no decoded job: they are running, not pending.
+        for e in jobs.values() {
+            // Jobs accepted by this run are running, not pending.
             let Some(job) = &e.job else { continue };
             let request = self.spool.load_data(e.spool_id).map_err(store_err)?;
-            let mut done: Vec<(u32, RecipientOutcome)> =
-                e.done.iter().map(|(i, o, _)| (*i, o.clone())).collect();
-            done.sort_by_key(|(i, _)| *i);
-            done.dedup_by_key(|(i, _)| *i);
             out.push(PendingJob {
                 job: StoredJob {
-                    id: batch.clone(),
                     request,
-                    peer: job.peer,
-                    accepted_at: job.accepted_at,
+                    ..job.clone()
                 },
-                done,
+                done: Vec::new(),
             });
         }
         Ok(out)

@@ -279,6 +279,7 @@ impl Demo {
             started,
         );
         let jobs = Arc::new(jobs::SpoolJobStore::new(engine.spool.spool.clone()));
+        let _ = engine.jobs.set(jobs.clone());
         let recovery = recover(&engine, &jobs).await?;
         let tasks = vec![
             tokio::spawn(engine.clone().run_due(due_rx)),

@@ -17,8 +17,6 @@ use super::message::{MessageMeta, NewMsg};
 
 /// The queue name under which deferred-generation jobs are spooled (`@` is never in a domain).
 pub(crate) const JOB_QUEUE: &str = "@job";
-/// The queue name of a job's per-recipient records.
-pub(crate) const RECORD_QUEUE: &str = "@record";
 
 /// The spool could not be opened or recovered.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +209,7 @@ impl DemoSpool {
         let report = self
             .spool
             .enumerate(|id, meta| {
-                if meta.queue == JOB_QUEUE || meta.queue == RECORD_QUEUE {
+                if meta.queue == JOB_QUEUE {
                     rec.jobs += u64::from(meta.queue == JOB_QUEUE);
                     other(id, meta);
                     return ControlFlow::Continue(());

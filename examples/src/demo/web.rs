@@ -36,6 +36,8 @@ pub struct Status {
     pub scheduled: u64,
     /// Message entries in the spool now.
     pub spooled: i64,
+    /// `deferred_generation` jobs not yet completed.
+    pub jobs: u64,
     /// Messages recovered from the spool at start.
     pub recovered: u64,
     /// How long the recovery took, in seconds.
@@ -61,6 +63,7 @@ pub(crate) fn status(engine: &Engine) -> Status {
         pending: engine.ledger.pending(),
         scheduled: engine.sched.with(|s| s.len() as u64).unwrap_or(0),
         spooled: engine.spool.live(),
+        jobs: engine.jobs.get().map_or(0, |j| j.len() as u64),
         recovered: engine.metrics.spool_recovered.get().max(0) as u64,
         recovery_seconds: engine.metrics.spool_recovery_ms.get().max(0) as f64 / 1000.0,
         spool_dir: engine.spool.dir().display().to_string(),
