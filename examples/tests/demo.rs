@@ -457,3 +457,206 @@ async fn selftest_of_10000_recipients_accounts_for_every_message() {
     assert!(s.retries > 0 && s.scheduled_peak > 0, "{report}");
     assert_eq!(report.requests, 10);
 }
+
+/// Sets the retry schedule in `queues.toml` (simulated seconds).
+fn set_retry(dir: &Path, interval: f64, max_age: f64) {
+    let path = dir.join("queues.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| match l.split('=').next().unwrap_or("").trim() {
+            "interval" => format!("interval = {interval:?}"),
+            "max_interval" => format!("max_interval = {interval:?}"),
+            "max_age" => format!("max_age = {max_age:?}"),
+            _ => l.to_owned(),
+        })
+        .collect();
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+}
+
+async fn inject_json(demo: &Demo, json: serde_json::Value) -> serde_json::Value {
+    let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
+    tokio::task::spawn_blocking(move || {
+        let resp = http::post_json(&target, &serde_json::to_vec(&json).unwrap()).unwrap();
+        assert_eq!(resp.head.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        serde_json::from_slice(&resp.body).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn request(recipients: &[String], deferred_spool: bool) -> serde_json::Value {
+    let mut json: serde_json::Value = serde_json::from_slice(&batch(recipients)).unwrap();
+    json["deferred_spool"] = serde_json::Value::Bool(deferred_spool);
+    json
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_spool_delivered_on_the_first_attempt_writes_nothing_to_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start(dir.path(), None).await;
+    let rcpts: Vec<String> = (0..50).map(|i| format!("d{i}@example.test")).collect();
+    let answer = inject_json(&demo, request(&rcpts, true)).await;
+    assert_eq!(answer["success_count"], 50);
+    wait_for("delivery", Duration::from_secs(30), || {
+        demo.ledger().pending() == 0
+    })
+    .await;
+    let stats = demo.spool_stats();
+    assert_eq!(
+        (stats.stored, stats.bytes_written),
+        (0, 0),
+        "deferred_spool_first_attempt_bytes must be 0"
+    );
+    let metrics = String::from_utf8(get(&demo, "/metrics", &[]).await.body).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "total_deferred_spool_unspooled 50"),
+        "{metrics}"
+    );
+
+    // Without deferred_spool the same messages are written before the 200, and removed once
+    // delivered.
+    let answer = inject_json(&demo, request(&rcpts, false)).await;
+    assert_eq!(answer["success_count"], 50);
+    assert!(demo.spool_stats().stored >= 50, "stored before the answer");
+    wait_for("delivery and removal", Duration::from_secs(30), || {
+        let s = demo.status();
+        s.pending == 0 && s.spooled == 0
+    })
+    .await;
+    assert_eq!(demo.spool_stats().removed, 50);
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_puts_spooled_messages_back_with_their_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, spool) = (dir.path().join("config"), dir.path().join("spool"));
+    std::fs::create_dir_all(&config).unwrap();
+    write_defaults(&config, Profile::Selftest).unwrap();
+    // Every answer is temporary and the next attempt is ~10 real seconds away.
+    set_weights(&config, 0.0, 1.0, 0.0);
+    set_retry(&config, 6000.0, 3_600_000.0);
+    let opts = DemoOptions {
+        config: Some(config.clone()),
+        profile: Profile::Selftest,
+        spool: Some(spool.clone()),
+        config_scan: Duration::from_millis(100),
+        ..DemoOptions::default()
+    };
+    let demo = Demo::start(opts.clone()).await.unwrap();
+    let rcpts: Vec<String> = (0..40).map(|i| format!("r{i}@outlook.test")).collect();
+    inject_json(&demo, request(&rcpts, false)).await;
+    wait_for("deferral", Duration::from_secs(30), || {
+        demo.status().scheduled == 40
+    })
+    .await;
+    demo.shutdown().await;
+
+    // A second open while the spool is held is refused with a clear error.
+    let again = Demo::start(opts.clone()).await.unwrap();
+    let held = Demo::start(opts.clone()).await.unwrap_err();
+    assert!(
+        kumo_examples::cli::error_chain(&held).contains("locked"),
+        "{}",
+        kumo_examples::cli::error_chain(&held)
+    );
+    let rec = again.recovery();
+    assert_eq!((rec.messages, rec.quarantined), (40, 0));
+    let status = again.status();
+    assert_eq!(
+        (status.scheduled, status.spooled, status.recovered),
+        (40, 40, 40),
+        "not due yet: back in the scheduled queue"
+    );
+    again.shutdown().await;
+
+    // Now deliveries succeed and the retries are due at once: every message ends once.
+    set_weights(&config, 1.0, 0.0, 0.0);
+    set_retry(&config, 1.0, 3_600_000.0);
+    let last = Demo::start(opts).await.unwrap();
+    assert_eq!(last.recovery().messages, 40);
+    wait_for("delivery", Duration::from_secs(60), || {
+        let s = last.status();
+        s.pending == 0 && s.spooled == 0
+    })
+    .await;
+    let s = last.ledger().summary(Some(40), last.uptime());
+    assert!(s.balanced(), "{s}");
+    assert_eq!(s.delivered, 40);
+    last.shutdown().await;
+}
+
+/// `restart_to_ready_s`: a demo with many scheduled messages (1,000,000 with `KUMO_DEMO_1M=1`;
+/// `KUMO_DEMO_RESTART_N` sets another count) is shut down and started again on its spool; the
+/// time from `Demo::start` until every message is back in the scheduled queue is printed.
+/// Skipped without the variable: the injection alone takes a minute or more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_many_scheduled_messages() {
+    let n: u64 = match std::env::var("KUMO_DEMO_RESTART_N") {
+        Ok(v) => v.parse().unwrap(),
+        Err(_) if std::env::var_os("KUMO_DEMO_1M").is_some() => 1_000_000,
+        Err(_) => return,
+    };
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (config, spool) = (dir.path().join("config"), dir.path().join("spool"));
+    std::fs::create_dir_all(&config).unwrap();
+    write_defaults(&config, Profile::Selftest).unwrap();
+    set_weights(&config, 0.0, 1.0, 0.0);
+    // Retries a simulated week away: nothing becomes due during the test.
+    set_retry(&config, 604_800.0, 6_048_000.0);
+    let opts = DemoOptions {
+        config: Some(config),
+        profile: Profile::Selftest,
+        spool: Some(spool),
+        ..DemoOptions::default()
+    };
+    let demo = Demo::start(opts.clone()).await.unwrap();
+    let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
+    let t = std::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for k in 0..n.div_ceil(1000) {
+        let target = target.clone();
+        set.spawn_blocking(move || {
+            let rcpts: Vec<String> = (k * 1000..((k + 1) * 1000).min(n))
+                .map(|i| format!("u{i}@outlook.test"))
+                .collect();
+            let resp = http::post_json(&target, &batch(&rcpts)).unwrap();
+            assert_eq!(resp.head.status, 200);
+        });
+        while set.len() >= 4 {
+            set.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let injected = t.elapsed();
+    wait_for("deferral", Duration::from_secs(600), || {
+        demo.status().scheduled == n
+    })
+    .await;
+    demo.shutdown().await;
+    let t = std::time::Instant::now();
+    let again = Demo::start(opts).await.unwrap();
+    let started = t.elapsed();
+    assert_eq!(again.recovery().messages, n);
+    assert_eq!(again.status().scheduled, n);
+    eprintln!(
+        "restart_to_ready_s {:.3} (n={n}; enumeration {:.3} s; injection took {:.1} s)",
+        started.as_secs_f64(),
+        again.recovery().elapsed.as_secs_f64(),
+        injected.as_secs_f64()
+    );
+    again.shutdown().await;
+}

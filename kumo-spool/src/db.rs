@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::backend::{Backend, LoadError, Op, Prepared, Visit};
@@ -19,6 +20,9 @@ const QUARANTINE_META: TableDefinition<'_, u128, &[u8]> = TableDefinition::new("
 /// The page cache redb keeps in memory.
 const CACHE_BYTES: usize = 64 << 20;
 
+/// How long a reopen waits for the calls still using the database.
+const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Data and metadata in one [redb](https://docs.rs/redb) file, `spool.redb`.
 ///
 /// # Implementation
@@ -28,9 +32,14 @@ const CACHE_BYTES: usize = 64 << 20;
 /// whole group is durable with one commit (redb's commit writes the pages and syncs). Data is
 /// stored with the same 16-byte header and CRC-32 as the file backend's data files, so bit rot
 /// is found on load. Keys are the ids as `u128`, so iteration is in creation order.
+///
+/// After an I/O error (a full disk, say) redb refuses every later call, reads included, until
+/// the database is opened again; so the backend reopens it as soon as a call fails that way.
+/// The failed call still fails; the next one works if the disk does.
 #[derive(Debug)]
 pub(crate) struct DbBackend {
-    db: Database,
+    /// `None` only after a reopen failed; the next call tries again.
+    db: RwLock<Option<Database>>,
     path: PathBuf,
 }
 
@@ -43,26 +52,68 @@ fn engine(op: &'static str) -> impl FnOnce(redb::Error) -> SpoolError {
     }
 }
 
+fn open_db(path: &Path) -> Result<Database, redb::Error> {
+    let db = Database::builder()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)?;
+    // Create the tables once, so readers never meet a missing table.
+    let tx = db.begin_write()?;
+    for t in [DATA, META, QUARANTINE_DATA, QUARANTINE_META] {
+        tx.open_table(t)?;
+    }
+    tx.commit()?;
+    Ok(db)
+}
+
 impl DbBackend {
     pub(crate) fn open(dir: &Path) -> Result<Self, SpoolError> {
         let path = dir.join("spool.redb");
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| engine("open")(e.into()))?;
-        let b = Self { db, path };
-        // Create the tables once, so readers never meet a missing table.
-        let tx = b.db.begin_write().map_err(|e| engine("begin")(e.into()))?;
-        for t in [DATA, META, QUARANTINE_DATA, QUARANTINE_META] {
-            tx.open_table(t)
-                .map_err(|e| engine("open table")(e.into()))?;
+        let db = open_db(&path).map_err(engine("open"))?;
+        Ok(Self {
+            db: RwLock::new(Some(db)),
+            path,
+        })
+    }
+
+    /// The database, reopened first if a reopen failed before. Recursive: an enumeration
+    /// holds it while its callback may load entries.
+    fn db(&self) -> Result<MappedRwLockReadGuard<'_, Database>, redb::Error> {
+        if let Ok(db) = RwLockReadGuard::try_map(self.db.read_recursive(), Option::as_ref) {
+            return Ok(db);
         }
-        tx.commit().map_err(|e| engine("commit")(e.into()))?;
-        Ok(b)
+        self.reopen()?;
+        RwLockReadGuard::try_map(self.db.read_recursive(), Option::as_ref)
+            .map_err(|_| redb::Error::DatabaseClosed)
+    }
+
+    fn reopen(&self) -> Result<(), redb::Error> {
+        // Bounded: a thread that holds the database (a store from inside an enumeration's
+        // callback) must not wait for itself. Not reopened now, it is on the next failure.
+        let mut db = self
+            .db
+            .try_write_for(REOPEN_WAIT)
+            .ok_or(redb::Error::TransactionInProgress)?;
+        // Closed first: redb locks its file, so one process cannot open it twice.
+        drop(db.take());
+        *db = Some(open_db(&self.path)?);
+        tracing::info!(path = %self.path.display(), "spool database reopened after an I/O error");
+        Ok(())
+    }
+
+    /// Passes `r` on, reopening the database first if it failed with an I/O error (which
+    /// leaves redb refusing every later call). Called with no transaction or guard held.
+    fn checked<T>(&self, r: Result<T, redb::Error>) -> Result<T, redb::Error> {
+        if let Err(redb::Error::Io(_) | redb::Error::PreviousIo) = &r
+            && let Err(e) = self.reopen()
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "spool database reopen failed");
+        }
+        r
     }
 
     fn write(&self, group: &[Prepared], sync: bool) -> Result<(), redb::Error> {
-        let mut tx = self.db.begin_write()?;
+        let db = self.db()?;
+        let mut tx = db.begin_write()?;
         tx.set_durability(if sync {
             redb::Durability::Immediate
         } else {
@@ -104,7 +155,8 @@ impl DbBackend {
     }
 
     fn move_to_quarantine(&self, id: SpoolId) -> Result<(), redb::Error> {
-        let tx = self.db.begin_write()?;
+        let db = self.db()?;
+        let tx = db.begin_write()?;
         {
             for (from, to) in [(DATA, QUARANTINE_DATA), (META, QUARANTINE_META)] {
                 let mut live = tx.open_table(from)?;
@@ -128,7 +180,8 @@ impl Backend for DbBackend {
     }
 
     fn commit(&self, group: &mut Vec<Prepared>, sync: bool) -> Result<(), SpoolError> {
-        self.write(group, sync).map_err(engine("commit"))
+        self.checked(self.write(group, sync))
+            .map_err(engine("commit"))
     }
 
     fn discard(&self, _group: Vec<Prepared>) {
@@ -137,11 +190,13 @@ impl Backend for DbBackend {
 
     fn load_data(&self, id: SpoolId) -> Result<Option<Bytes>, LoadError> {
         let read = || -> Result<Option<Vec<u8>>, redb::Error> {
-            let tx = self.db.begin_read()?;
+            // The guard outlives the transaction: no reopen while it reads.
+            let db = self.db()?;
+            let tx = db.begin_read()?;
             let t = tx.open_table(DATA)?;
             Ok(t.get(id.as_u128())?.map(|v| v.value().to_vec()))
         };
-        match read().map_err(engine("read"))? {
+        match self.checked(read()).map_err(engine("read"))? {
             None => Ok(None),
             Some(v) => check_data(v).map(Some).map_err(LoadError::Corrupt),
         }
@@ -149,11 +204,13 @@ impl Backend for DbBackend {
 
     fn load_meta(&self, id: SpoolId) -> Result<Option<Vec<u8>>, SpoolError> {
         let read = || -> Result<Option<Vec<u8>>, redb::Error> {
-            let tx = self.db.begin_read()?;
+            // The guard outlives the transaction: no reopen while it reads.
+            let db = self.db()?;
+            let tx = db.begin_read()?;
             let t = tx.open_table(META)?;
             Ok(t.get(id.as_u128())?.map(|v| v.value().to_vec()))
         };
-        read().map_err(engine("read"))
+        self.checked(read()).map_err(engine("read"))
     }
 
     fn for_each_meta(
@@ -162,7 +219,9 @@ impl Backend for DbBackend {
         _bad_name: &mut dyn FnMut(PathBuf),
     ) -> Result<(), SpoolError> {
         let mut run = || -> Result<(), redb::Error> {
-            let tx = self.db.begin_read()?;
+            // The guard outlives the transaction: no reopen while it reads.
+            let db = self.db()?;
+            let tx = db.begin_read()?;
             let t = tx.open_table(META)?;
             for row in t.iter()? {
                 let (k, v) = row?;
@@ -172,11 +231,12 @@ impl Backend for DbBackend {
             }
             Ok(())
         };
-        run().map_err(engine("enumerate"))
+        self.checked(run()).map_err(engine("enumerate"))
     }
 
     fn quarantine(&self, id: SpoolId) -> Result<(), SpoolError> {
-        self.move_to_quarantine(id).map_err(engine("quarantine"))
+        self.checked(self.move_to_quarantine(id))
+            .map_err(engine("quarantine"))
     }
 
     fn quarantine_path(&self, _path: PathBuf) -> Result<(), SpoolError> {

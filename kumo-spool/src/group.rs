@@ -34,7 +34,14 @@ struct State {
     done: u64,
     leading: bool,
     failed: Vec<Failed>,
+    /// Groups committed without a sync since the last synced one.
+    unsynced: u32,
 }
+
+/// After this many buffered groups in a row, the next group syncs anyway: buffered writes
+/// become durable within a bounded number of commits even when nobody asks for a sync, and
+/// redb can release the pages that non-durable commits keep pinned.
+const SYNC_EVERY: u32 = 64;
 
 #[derive(Debug)]
 struct Failed {
@@ -108,7 +115,8 @@ impl GroupCommit {
     fn lead(&self, g: &mut parking_lot::MutexGuard<'_, State>, counters: &Counters) {
         g.leading = true;
         let mut group = std::mem::take(&mut g.queue);
-        let sync = std::mem::take(&mut g.sync);
+        let sync = std::mem::take(&mut g.sync) || g.unsynced + 1 >= SYNC_EVERY;
+        g.unsynced = if sync { 0 } else { g.unsynced + 1 };
         let tickets = g.taken..g.next;
         let ops = group.len() as u64;
         g.taken = g.next;

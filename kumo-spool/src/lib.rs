@@ -128,3 +128,8 @@ pub use id::{ParseIdError, SpoolId, SpoolIdGenerator};
 pub use meta::{DecodeError, Metadata};
 pub use spool::{BackendKind, EnumerateReport, Spool};
 pub use stats::SpoolStats;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

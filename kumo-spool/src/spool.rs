@@ -229,6 +229,26 @@ impl Spool {
         Ok(())
     }
 
+    /// Removes many messages in one group commit (all or none); absent ids are not an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Spool::store`]; every message stays.
+    pub fn remove_many(
+        &self,
+        ids: impl IntoIterator<Item = SpoolId>,
+        durability: Durability,
+    ) -> Result<(), SpoolError> {
+        let ops: Vec<Op> = ids.into_iter().map(|id| Op::Remove { id }).collect();
+        let n = ops.len();
+        self.group
+            .submit(ops, durability == Durability::Sync, &self.counters)?;
+        for _ in 0..n {
+            self.counters.removed();
+        }
+        Ok(())
+    }
+
     fn submit(&self, op: Op, durability: Durability) -> Result<(), SpoolError> {
         self.group
             .submit([op], durability == Durability::Sync, &self.counters)

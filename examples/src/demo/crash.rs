@@ -288,7 +288,7 @@ pub fn crash_selftest(
     let s = status(&second)?;
     report.recovered = s.recovered;
     report.recovery_seconds = s.recovery_seconds;
-    report.jobs_resumed = s.jobs;
+    report.jobs_resumed = s.recovered_jobs;
     for &(from, to, kind) in &batches[kill_after..] {
         for i in inject(&second, from, to, kind) {
             acked.insert(i, kind == Kind::DeferredSpool);

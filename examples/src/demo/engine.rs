@@ -261,6 +261,8 @@ impl Engine {
             m.spool_syncs.set(st.syncs as i64);
             m.spool_groups.set(st.groups as i64);
             m.spool_quarantined.set(st.quarantined as i64);
+            m.spool_remove_errors
+                .set(self.spool.remove_errors.load(Ordering::Relaxed) as i64);
             let stats = self.dns.stats();
             self.metrics.dns_hits.set(stats.hits as i64);
             self.metrics.dns_misses.set(stats.misses as i64);
@@ -510,13 +512,7 @@ impl Engine {
             self.metrics.deferred_unspooled.inc();
             return;
         };
-        let spool = self.spool.clone();
-        let errors = self.metrics.spool_errors.clone();
-        drop(tokio::task::spawn_blocking(move || {
-            if spool.remove(id).is_err() {
-                errors.inc();
-            }
-        }));
+        self.spool.remove(id);
     }
 
     /// Writes a deferral to the spool before the message waits: the first one stores a

@@ -52,6 +52,8 @@ pub(crate) struct DemoMetrics {
     pub(crate) spool_groups: Gauge,
     pub(crate) spool_quarantined: Gauge,
     pub(crate) spool_recovered: Gauge,
+    pub(crate) spool_remove_errors: Gauge,
+    pub(crate) spool_recovered_jobs: Gauge,
     pub(crate) spool_recovery_ms: Gauge,
 }
 
@@ -188,6 +190,14 @@ impl DemoMetrics {
             spool_recovered: g(
                 "spool_recovered_messages",
                 "messages put back into the queues from the spool at start",
+            )?,
+            spool_remove_errors: g(
+                "spool_remove_errors",
+                "removals of ended messages that failed (the entry stays; the journal has the ending)",
+            )?,
+            spool_recovered_jobs: g(
+                "spool_recovered_jobs",
+                "deferred_generation jobs found in the spool at start and resumed",
             )?,
             spool_recovery_ms: g(
                 "spool_recovery_milliseconds",

@@ -433,6 +433,18 @@ impl Demo {
         if let Some(dns) = self.dns_server.take() {
             dns.shutdown().await;
         }
+        // The spool stays locked while anything holds the engine (the injector's workers, a
+        // removal on a blocking thread): let them finish, so that a new demo can open it.
+        let Demo {
+            engine, injector, ..
+        } = self;
+        drop(injector);
+        let end = Instant::now() + Duration::from_secs(10);
+        while (Arc::strong_count(&engine) > 1 || Arc::strong_count(&engine.spool) > 1)
+            && Instant::now() < end
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -467,6 +479,7 @@ async fn recover(
     known.shrink_to_fit();
     *engine.known_ids.lock() = known;
     engine.metrics.spool_recovered.set(rec.messages as i64);
+    engine.metrics.spool_recovered_jobs.set(rec.jobs as i64);
     engine
         .metrics
         .spool_recovery_ms

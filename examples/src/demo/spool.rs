@@ -58,12 +58,20 @@ pub struct Recovery {
     pub elapsed: Duration,
 }
 
+/// Removals handed to the remover thread at most at once.
+const REMOVE_BATCH: usize = 4096;
+
 /// The spool, the journal, and the count of live message entries.
 #[derive(Debug)]
 pub(crate) struct DemoSpool {
     pub(crate) spool: Arc<Spool>,
     journal: Journal,
-    live: AtomicI64,
+    live: Arc<AtomicI64>,
+    /// Ended messages' entries, removed in batches by one thread (one transaction per batch).
+    removals: std::sync::Mutex<Option<std::sync::mpsc::Sender<SpoolId>>>,
+    remover: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Removals that failed (the entry stays; the journal says it ended).
+    pub(crate) remove_errors: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl DemoSpool {
@@ -74,10 +82,42 @@ impl DemoSpool {
         let run = spool.new_id(SystemTime::now()).to_hex();
         let jdir = dir.join("journal");
         let journal = Journal::open(&jdir, &run).map_err(|e| SpoolOpenError::Journal(jdir, e))?;
+        let spool = Arc::new(spool);
+        let live = Arc::new(AtomicI64::new(0));
+        let remove_errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (tx, rx) = std::sync::mpsc::channel::<SpoolId>();
+        let (s, l, errors) = (spool.clone(), live.clone(), remove_errors.clone());
+        let remover = std::thread::Builder::new()
+            .name("spool-remover".into())
+            .spawn(move || {
+                // Ends when the last sender (the DemoSpool) is dropped.
+                while let Ok(first) = rx.recv() {
+                    let mut ids = vec![first];
+                    while ids.len() < REMOVE_BATCH {
+                        match rx.try_recv() {
+                            Ok(id) => ids.push(id),
+                            Err(_) => break,
+                        }
+                    }
+                    let n = ids.len() as i64;
+                    match s.remove_many(ids, Durability::Buffered) {
+                        Ok(()) => {
+                            l.fetch_sub(n, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| SpoolOpenError::Create(dir.to_owned(), e))?;
         Ok(Self {
-            spool: Arc::new(spool),
+            spool,
             journal,
-            live: AtomicI64::new(0),
+            live,
+            removals: std::sync::Mutex::new(Some(tx)),
+            remover: std::sync::Mutex::new(Some(remover)),
+            remove_errors,
         })
     }
 
@@ -175,12 +215,17 @@ impl DemoSpool {
         self.journal.append(ending, message_id, recipient)
     }
 
-    /// Removes an ended message's entry (blocking). Buffered: should a crash lose the removal,
-    /// the journal says the message ended.
-    pub(crate) fn remove(&self, id: SpoolId) -> Result<(), SpoolError> {
-        self.spool.remove(id, Durability::Buffered)?;
-        self.live.fetch_sub(1, Ordering::Relaxed);
-        Ok(())
+    /// Hands an ended message's entry to the remover thread, which removes in batches,
+    /// buffered: should a crash lose the removal, the journal says the message ended.
+    pub(crate) fn remove(&self, id: SpoolId) {
+        let sent = self
+            .removals
+            .lock()
+            .map(|tx| tx.as_ref().is_some_and(|tx| tx.send(id).is_ok()))
+            .unwrap_or(false);
+        if !sent {
+            self.remove_errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// A spooled message's data (blocking).
@@ -243,6 +288,20 @@ impl DemoSpool {
         self.live.store(rec.messages as i64, Ordering::Relaxed);
         rec.elapsed = started.elapsed();
         Ok((rec, ended))
+    }
+}
+
+impl Drop for DemoSpool {
+    /// Lets the remover thread finish what it was handed, so that the spool is closed (and
+    /// unlocked) when this returns.
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.removals.lock() {
+            tx.take();
+        }
+        let handle = self.remover.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Status {
     pub jobs: u64,
     /// Messages recovered from the spool at start.
     pub recovered: u64,
+    /// `deferred_generation` jobs recovered from the spool at start (and resumed).
+    pub recovered_jobs: u64,
     /// How long the recovery took, in seconds.
     pub recovery_seconds: f64,
     /// The spool folder.
@@ -65,6 +67,7 @@ pub(crate) fn status(engine: &Engine) -> Status {
         spooled: engine.spool.live(),
         jobs: engine.jobs.get().map_or(0, |j| j.len() as u64),
         recovered: engine.metrics.spool_recovered.get().max(0) as u64,
+        recovered_jobs: engine.metrics.spool_recovered_jobs.get().max(0) as u64,
         recovery_seconds: engine.metrics.spool_recovery_ms.get().max(0) as f64 / 1000.0,
         spool_dir: engine.spool.dir().display().to_string(),
         config_dir: engine.config.dir().display().to_string(),
