@@ -478,7 +478,12 @@ async fn inject_json(demo: &Demo, json: serde_json::Value) -> serde_json::Value 
     let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
     tokio::task::spawn_blocking(move || {
         let resp = http::post_json(&target, &serde_json::to_vec(&json).unwrap()).unwrap();
-        assert_eq!(resp.head.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(
+            resp.head.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&resp.body)
+        );
         serde_json::from_slice(&resp.body).unwrap()
     })
     .await

@@ -25,10 +25,12 @@ pub enum Durability {
 /// # Idempotency
 ///
 /// Message ids are derived from the batch id and the recipient's index. A deferred batch resumed
-/// after a crash skips the recipients whose outcome was recorded in the [`JobStore`](crate::JobStore); the one
-/// recipient that may have been accepted but not yet recorded when the process died is offered
-/// again **with the same message id**, so a host that ignores an id it already holds gets every
-/// recipient exactly once.
+/// after a crash skips the recipients whose outcome was recorded in the
+/// [`JobStore`](crate::JobStore). An accepted recipient is recorded only after
+/// [`flush`](Self::flush) succeeded for it (every 1,000 recipients and at the end of the batch),
+/// so the recipients accepted since the last flush are offered again **with the same message
+/// ids**: a host that ignores an id it already holds gets every recipient exactly once, and a
+/// host that dropped them (a failed flush) gets them again.
 ///
 /// [`Injector`]: crate::Injector
 pub trait MessageSink: Send + Sync + 'static {

@@ -58,8 +58,9 @@ struct HttpState {
 /// [`RouterConfig::body_limit`]; 422 a request that does not fit the schema, a template that does
 /// not compile, an invalid sender or a batch larger than the rate limit's burst; 429 over the
 /// rate limit (with `Retry-After` and `RateLimit-*`), or a full deferred queue when so
-/// configured; 503 when the host's [`Admission`](crate::Admission) refuses, the job store fails
-/// or the deferred queue is full; 200 otherwise, with per-recipient failures in the body.
+/// configured; 503 when the host's [`Admission`](crate::Admission) refuses, the job store fails,
+/// the deferred queue is full or the host's [`MessageSink::flush`](crate::MessageSink::flush)
+/// fails; 200 otherwise, with per-recipient failures in the body.
 ///
 /// The peer address (for `Received:` and [`KeyBy::Peer`](crate::KeyBy::Peer)) comes from axum's
 /// `ConnectInfo<SocketAddr>` when the host serves with `into_make_service_with_connect_info`.

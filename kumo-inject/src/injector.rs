@@ -307,7 +307,29 @@ async fn worker(shared: Arc<Shared>, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
-/// Generates a deferred job, skipping recipients already done, recording each outcome.
+/// Recipients accepted between two checkpoints of a deferred job: the host's
+/// [`MessageSink::flush`] runs, then their outcomes are recorded.
+const CHECKPOINT: usize = 1000;
+
+/// Makes the accepted messages durable (the host's flush), then records their outcomes. False
+/// when either fails: the job stops and stays pending, and the unrecorded recipients are
+/// offered again, with the same message ids, when it is resumed.
+fn checkpoint(shared: &Shared, job: &Job, accepted: &mut Vec<(u32, RecipientOutcome)>) -> bool {
+    if shared.sink.flush(&job.id).is_err() {
+        return false;
+    }
+    for (i, outcome) in accepted.drain(..) {
+        if job.persisted && shared.store.record(&job.id, i, &outcome).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Generates a deferred job, skipping recipients already done. A failed recipient's outcome is
+/// recorded at once; an accepted one only after the host has flushed it (every
+/// [`CHECKPOINT`] recipients and at the end), so that a record never claims a message the host
+/// could still lose.
 fn run_job(shared: &Shared, job: Job) {
     if shared.stop.load(Ordering::Acquire) {
         return;
@@ -334,14 +356,30 @@ fn run_job(shared: &Shared, job: Job) {
             }
         }
     }
+    let mut accepted = Vec::new();
+    let mut healthy = true;
     let (part, finished) = match Batch::compile(&job.request, &shared.config.generate) {
         Ok(batch) => batch.run(
             &ctx,
             &*shared.sink,
             |i| done.contains(&(i as u32)),
             |i, outcome| {
-                if job.persisted && shared.store.record(&job.id, i as u32, outcome).is_err() {
-                    return false;
+                match outcome {
+                    RecipientOutcome::Accepted { .. } => {
+                        accepted.push((i as u32, outcome.clone()));
+                        if accepted.len() >= CHECKPOINT && !checkpoint(shared, &job, &mut accepted)
+                        {
+                            healthy = false;
+                            return false;
+                        }
+                    }
+                    RecipientOutcome::Failed { .. } => {
+                        if job.persisted && shared.store.record(&job.id, i as u32, outcome).is_err()
+                        {
+                            healthy = false;
+                            return false;
+                        }
+                    }
                 }
                 !shared.stop.load(Ordering::Acquire)
             },
@@ -361,12 +399,9 @@ fn run_job(shared: &Shared, job: Job) {
             (r, true)
         }
     };
-    if !finished {
-        return;
-    }
-    // Until the host has made the messages durable, the job stays pending: a failed flush is
-    // resumed later with the same message ids.
-    if shared.sink.flush(&job.id).is_err() {
+    // Also when stopped early: what was accepted is flushed and recorded, so a resumed job
+    // starts after it.
+    if !healthy || !checkpoint(shared, &job, &mut accepted) || !finished {
         return;
     }
     response.success_count += part.success_count;
@@ -433,7 +468,8 @@ impl Injector {
     ///
     /// [`InjectError::Refused`] (admission, closed), [`InjectError::Request`] (validation or
     /// template compilation), [`InjectError::QueueFull`], [`InjectError::Store`],
-    /// [`InjectError::Task`].
+    /// [`InjectError::Task`], and for a synchronous request [`InjectError::Flush`]
+    /// ([`MessageSink::flush`] failed; [`MessageSink::batch_finished`] is not called).
     pub async fn inject_request(
         &self,
         req: InjectRequest,

@@ -45,6 +45,9 @@
 //! - Host traits: [`MessageSink`] (receives messages, with their [`Durability`]: `deferred_spool`
 //!   means [`Durability::Deferred`]), [`JobStore`] (deferred batches; [`MemoryJobStore`] is
 //!   provided) and [`Admission`] (refuse work when shutting down or short of memory or disk).
+//!   A host that spools with buffered writes syncs once per batch in [`MessageSink::flush`]:
+//!   the acknowledgement (the HTTP response, or a deferred job's completion) follows the flush,
+//!   and a failed flush is a 503 ([`InjectError::Flush`]).
 //! - [`Injector`] (feature `tokio`): the async service, synchronous and deferred.
 //! - [`router`] (feature `axum`): `POST /api/inject/v1` for the host's axum server.
 //!

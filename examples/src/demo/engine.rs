@@ -68,7 +68,7 @@ pub(crate) struct Engine {
     pub(crate) spool: Arc<DemoSpool>,
     /// Message ids held in the spool or ended before a crash, while deferred jobs resume (so
     /// a recipient offered again is not taken twice); empty otherwise.
-    pub(crate) known_ids: Mutex<HashSet<String>>,
+    pub(crate) known_ids: Mutex<HashSet<u128>>,
     /// The `deferred_generation` jobs, set once at start.
     pub(crate) jobs: std::sync::OnceLock<Arc<SpoolJobStore>>,
     ready_tx: mpsc::UnboundedSender<Msg>,

@@ -2,12 +2,12 @@
 //! demo and are resumed at the next start, with no duplicate and no missing recipient.
 //!
 //! A job is one spool entry (the request JSON as data, synced before the client is answered).
-//! The demo's sink holds a job's messages and stores them all in one group commit when the
-//! job's generation ends ([`MessageSink::flush`](kumo_inject::MessageSink::flush)), before the
-//! job is completed. So the per-recipient records need not be durable: after a crash a job
-//! either has none of its messages in the spool (it is generated again from the start) or all
-//! of them (it is generated again, and every message id is recognised as already held, from
-//! the spool or from the delivery journal). Records are kept in memory only.
+//! The demo's sink holds a job's messages and stores them in one group commit at each of
+//! kumo-inject's checkpoints ([`MessageSink::flush`](kumo_inject::MessageSink::flush), every
+//! 1,000 recipients and at the end), before the job is completed. So the per-recipient records
+//! need not be durable: after a crash the job is generated again from the start, and every
+//! message id already held (in the spool, or ended in the delivery journal) is recognised and
+//! skipped. Records are kept in memory only.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

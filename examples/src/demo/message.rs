@@ -7,6 +7,19 @@ use kumo_spool::SpoolId;
 
 use crate::ledger::Seq;
 
+/// A 128-bit key for a message id (two SipHash passes), so that the ids a resumed job must
+/// recognise are held in 16 bytes each.
+pub(crate) fn id_key(id: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        id.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
 /// One message in flight.
 #[derive(Debug)]
 pub(crate) struct Msg {

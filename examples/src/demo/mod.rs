@@ -454,29 +454,47 @@ async fn recover(
     engine: &Arc<Engine>,
     jobs: &Arc<jobs::SpoolJobStore>,
 ) -> Result<Recovery, DemoError> {
-    let (e, j) = (engine.clone(), jobs.clone());
-    let (rec, mut known) = tokio::task::spawn_blocking(move || {
+    // Two threads: one reads the spool, the other puts the messages back into the queues.
+    const CHUNK: usize = 1024;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<spool::SpooledMessage>>(8);
+    let e = engine.clone();
+    let requeue = tokio::task::spawn_blocking(move || {
         let now = std::time::SystemTime::now();
-        let mut recovered_ids = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        while let Ok(chunk) = rx.recv() {
+            for m in chunk {
+                ids.insert(message::id_key(&m.host.message_id));
+                e.recover(m, now);
+            }
+        }
+        ids
+    });
+    let (e, j) = (engine.clone(), jobs.clone());
+    let read = tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(CHUNK);
         let r = e.spool.recover(
             |m| {
-                recovered_ids.push(m.host.message_id.clone());
-                e.recover(m, now);
+                chunk.push(m);
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    let _ = tx.send(full);
+                }
             },
             |id, meta| j.found(id, meta),
         );
-        r.map(|(rec, mut known)| {
-            if j.len() > 0 {
-                known.extend(recovered_ids);
-            } else {
-                known.clear();
-            }
-            (rec, known)
-        })
-    })
-    .await
-    .map_err(DemoError::Recovery)??;
-    known.shrink_to_fit();
+        let _ = tx.send(chunk);
+        r
+    });
+    let (rec, ended) = read.await.map_err(DemoError::Recovery)??;
+    let recovered_ids = requeue.await.map_err(DemoError::Recovery)?;
+    // Only a resumed job needs to recognise message ids it generated before the crash.
+    let known = if jobs.len() > 0 {
+        let mut k = recovered_ids;
+        k.extend(ended.iter().map(|id| message::id_key(id)));
+        k
+    } else {
+        std::collections::HashSet::new()
+    };
     *engine.known_ids.lock() = known;
     engine.metrics.spool_recovered.set(rec.messages as i64);
     engine.metrics.spool_recovered_jobs.set(rec.jobs as i64);

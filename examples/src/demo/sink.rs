@@ -58,7 +58,7 @@ impl MessageSink for EngineSink {
         // same message id, which the spool (or the journal) already holds.
         {
             let known = self.engine.known_ids.lock();
-            if !known.is_empty() && known.contains(&message.id) {
+            if !known.is_empty() && known.contains(&super::message::id_key(&message.id)) {
                 return Ok(());
             }
         }

@@ -41,6 +41,99 @@ impl MessageSink for Collect {
     }
 }
 
+/// One call a [`Flushing`] sink received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkEvent {
+    /// `accept` of recipient `index`, with its message id.
+    Accept {
+        batch: BatchId,
+        index: u32,
+        id: String,
+    },
+    /// `recipient_failed` of recipient `index`.
+    Failed { batch: BatchId, index: u32 },
+    /// `flush` (logged whether it succeeds or not).
+    Flush { batch: BatchId },
+    /// `batch_finished`.
+    Finished { batch: BatchId },
+}
+
+/// A sink that logs every call in order, counts `flush` calls, and fails `flush` while
+/// `fail_flush` is set (dropping the messages of the batch, as the contract asks).
+#[derive(Debug, Default)]
+pub struct Flushing {
+    pub events: Mutex<Vec<SinkEvent>>,
+    pub reports: Mutex<Vec<BatchReport>>,
+    pub flushes: AtomicUsize,
+    pub fail_flush: AtomicBool,
+}
+
+impl Flushing {
+    /// A sink whose `flush` fails until `fail_flush` is cleared.
+    pub fn failing() -> Self {
+        let s = Self::default();
+        s.fail_flush.store(true, Ordering::SeqCst);
+        s
+    }
+
+    pub fn events(&self) -> Vec<SinkEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// `(index, message id)` of every accepted message of `batch`, in order of acceptance.
+    pub fn accepted(&self, batch: &BatchId) -> Vec<(u32, String)> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                SinkEvent::Accept {
+                    batch: b,
+                    index,
+                    id,
+                } if &b == batch => Some((index, id)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Why a [`Flushing`] sink's flush failed.
+#[derive(Debug, thiserror::Error)]
+#[error("spool sync failed")]
+pub struct SyncFailed;
+
+impl MessageSink for Flushing {
+    fn accept(&self, m: GeneratedMessage) -> Result<(), SinkError> {
+        self.events.lock().unwrap().push(SinkEvent::Accept {
+            batch: m.batch_id.clone(),
+            index: m.index,
+            id: m.id.clone(),
+        });
+        Ok(())
+    }
+    fn flush(&self, batch_id: &BatchId) -> Result<(), SinkError> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        self.events.lock().unwrap().push(SinkEvent::Flush {
+            batch: batch_id.clone(),
+        });
+        if self.fail_flush.load(Ordering::SeqCst) {
+            return Err(SinkError::new(SyncFailed));
+        }
+        Ok(())
+    }
+    fn recipient_failed(&self, f: &RecipientFailure<'_>) {
+        self.events.lock().unwrap().push(SinkEvent::Failed {
+            batch: f.batch_id.clone(),
+            index: f.index,
+        });
+    }
+    fn batch_finished(&self, report: &BatchReport) {
+        self.events.lock().unwrap().push(SinkEvent::Finished {
+            batch: report.batch_id.clone(),
+        });
+        self.reports.lock().unwrap().push(report.clone());
+    }
+}
+
 /// A [`MemoryJobStore`] that counts `persist` calls and, with `fail_record_at`, fails `record`
 /// once at that index: the process "dies" after the sink accepted that message but before its
 /// outcome was recorded.
