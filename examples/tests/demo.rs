@@ -607,6 +607,7 @@ async fn a_restart_puts_spooled_messages_back_with_their_attempts() {
 /// time from `Demo::start` until every message is back in the scheduled queue is printed.
 /// Skipped without the variable: the injection alone takes a minute or more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::print_stderr, reason = "the measurement is this test's output")]
 async fn restart_with_many_scheduled_messages() {
     let n: u64 = match std::env::var("KUMO_DEMO_RESTART_N") {
         Ok(v) => v.parse().unwrap(),
