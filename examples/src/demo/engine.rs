@@ -163,40 +163,69 @@ impl Engine {
         self.make_ready(msg);
     }
 
-    /// Puts a message found in the spool at start back: into the ready queue when it is due,
-    /// into the scheduled queue otherwise, with its attempts so far.
-    pub(crate) fn recover(&self, found: SpooledMessage, now: SystemTime) {
-        let SpooledMessage { id, meta, host } = found;
-        let real_age = now
-            .duration_since(std::time::UNIX_EPOCH + Duration::from_millis(host.injected_unix_ms))
-            .unwrap_or_default();
+    /// Puts messages found in the spool at start back: into the ready queue when they are due,
+    /// into the scheduled queue otherwise (under one lock for the whole chunk), with their
+    /// attempts so far.
+    pub(crate) fn recover(&self, chunk: Vec<SpooledMessage>, now: SystemTime) {
         let speedup = self.clock.lock().speedup();
-        let sim_age_ms = (real_age.as_secs_f64() * 1000.0 * speedup).min(i64::MAX as f64) as i64;
-        let msg = Msg {
-            seq: self.ledger.injected(),
-            id: host.message_id,
-            queue: Arc::from(meta.queue),
-            sender: meta.sender,
-            recipient: meta.recipients.into_iter().next().unwrap_or_default(),
-            data: None,
-            injected_ms: self.now_ms() as i64 - sim_age_ms,
-            injected_unix_ms: host.injected_unix_ms,
-            failures: meta.attempts,
-            provider: None,
-            spool_id: Some(id),
-        };
-        let wait = meta
-            .due
-            .and_then(|due| due.duration_since(now).ok())
-            .unwrap_or_default();
-        if wait.is_zero() {
-            self.make_ready(msg);
-            return;
+        let now_ms = self.now_ms() as i64;
+        let sched_now = self.sched.now();
+        let mut queues: HashMap<String, Arc<str>> = HashMap::new();
+        let mut due_later = Vec::with_capacity(chunk.len());
+        for SpooledMessage { id, meta, host } in chunk {
+            let real_age = now
+                .duration_since(
+                    std::time::UNIX_EPOCH + Duration::from_millis(host.injected_unix_ms),
+                )
+                .unwrap_or_default();
+            let sim_age_ms =
+                (real_age.as_secs_f64() * 1000.0 * speedup).min(i64::MAX as f64) as i64;
+            let queue = match queues.get(&meta.queue) {
+                Some(q) => q.clone(),
+                None => {
+                    let q: Arc<str> = Arc::from(meta.queue.as_str());
+                    queues.insert(meta.queue, q.clone());
+                    q
+                }
+            };
+            let msg = Msg {
+                seq: self.ledger.injected(),
+                id: host.message_id,
+                queue,
+                sender: meta.sender,
+                recipient: meta.recipients.into_iter().next().unwrap_or_default(),
+                data: None,
+                injected_ms: now_ms.saturating_sub(sim_age_ms),
+                injected_unix_ms: host.injected_unix_ms,
+                failures: meta.attempts,
+                provider: None,
+                spool_id: Some(id),
+            };
+            match meta.due.and_then(|due| due.duration_since(now).ok()) {
+                Some(wait) if !wait.is_zero() => due_later.push((msg, sched_now + wait)),
+                _ => self.make_ready(msg),
+            }
         }
-        let queue = msg.queue.clone();
-        match self.sched.schedule(&queue, msg, self.sched.now() + wait) {
-            Ok(_) => self.metrics.scheduled(&queue).inc(),
-            Err(rejected) => self.make_ready(rejected.message),
+        let mut counts: HashMap<Arc<str>, i64> = HashMap::new();
+        let refused = self
+            .sched
+            .with(|s| {
+                let mut refused = Vec::new();
+                for (msg, due) in due_later {
+                    let queue = msg.queue.clone();
+                    match s.schedule_named(&queue, msg, due) {
+                        Ok(_) => *counts.entry(queue).or_default() += 1,
+                        Err(rejected) => refused.push(rejected.message),
+                    }
+                }
+                refused
+            })
+            .unwrap_or_default();
+        for (queue, n) in counts {
+            self.metrics.scheduled(&queue).add(n);
+        }
+        for msg in refused {
+            self.make_ready(msg);
         }
     }
 

@@ -462,10 +462,8 @@ async fn recover(
         let now = std::time::SystemTime::now();
         let mut ids = std::collections::HashSet::new();
         while let Ok(chunk) = rx.recv() {
-            for m in chunk {
-                ids.insert(message::id_key(&m.host.message_id));
-                e.recover(m, now);
-            }
+            ids.extend(chunk.iter().map(|m| message::id_key(&m.host.message_id)));
+            e.recover(chunk, now);
         }
         ids
     });
