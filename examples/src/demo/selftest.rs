@@ -27,6 +27,13 @@ pub struct SelftestReport {
     pub refused: u64,
     /// Messages still in the scheduled queue at the end (must be 0).
     pub left_scheduled: u64,
+    /// Message entries still in the spool at the end (must be 0: every ended message is
+    /// removed).
+    pub left_spooled: i64,
+    /// Bytes the spool wrote (data and metadata).
+    pub spool_bytes: u64,
+    /// Synced group commits of the spool.
+    pub spool_syncs: u64,
     /// Whether the run finished before the time limit.
     pub finished: bool,
     /// `/metrics` scraped at the end (gzip, through the streaming parser): delivered and bounced
@@ -46,6 +53,7 @@ impl SelftestReport {
         self.finished
             && self.refused == 0
             && self.left_scheduled == 0
+            && self.left_spooled == 0
             && self.summary.balanced()
             && self.metrics_delivered == self.summary.delivered as f64
             && self.metrics_bounced == self.summary.bounced as f64
@@ -68,6 +76,11 @@ impl fmt::Display for SelftestReport {
         )?;
         writeln!(f, "  refused at inject{:>10}", self.refused)?;
         writeln!(f, "  left scheduled   {:>10}", self.left_scheduled)?;
+        writeln!(
+            f,
+            "  left in spool    {:>10}  ({} bytes written, {} syncs)",
+            self.left_spooled, self.spool_bytes, self.spool_syncs
+        )?;
         writeln!(
             f,
             "  /metrics         {:>10}  delivered, {} bounced (must match the ledger)",
@@ -169,6 +182,13 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let left_scheduled = demo.status().scheduled;
+    // Removals of ended messages run on their own thread: give the last ones a moment.
+    let spool_end = Instant::now() + Duration::from_secs(10);
+    while demo.status().spooled != 0 && Instant::now() < spool_end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left_spooled = demo.status().spooled;
+    let spool = demo.spool_stats();
     let metrics = Target::from_addr(demo.http_addr(), "/metrics");
     let snap = tokio::task::spawn_blocking(move || Snapshot::fetch(&metrics, true))
         .await
@@ -187,6 +207,9 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
         requests,
         refused,
         left_scheduled,
+        left_spooled,
+        spool_bytes: spool.bytes_written,
+        spool_syncs: spool.syncs,
         finished,
     })
 }
