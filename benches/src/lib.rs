@@ -22,6 +22,8 @@ pub mod metrics;
 #[cfg(feature = "queue")]
 pub mod queue;
 pub mod report;
+#[cfg(feature = "spool")]
+pub mod spool;
 #[cfg(feature = "trace")]
 pub mod trace;
 

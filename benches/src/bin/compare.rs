@@ -35,6 +35,8 @@ const AREAS: &[(&str, AreaFn)] = &[
     ("trace", kumo_benches::trace::run),
     #[cfg(feature = "config")]
     ("config", kumo_benches::config::run),
+    #[cfg(feature = "spool")]
+    ("spool", kumo_benches::spool::run),
 ];
 
 fn usage() -> String {
