@@ -47,19 +47,7 @@ fn batch(recipients: &[String]) -> Vec<u8> {
 }
 
 async fn inject(demo: &Demo, recipients: Vec<String>) -> serde_json::Value {
-    let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
-    tokio::task::spawn_blocking(move || {
-        let resp = http::post_json(&target, &batch(&recipients)).unwrap();
-        assert_eq!(
-            resp.head.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&resp.body)
-        );
-        serde_json::from_slice(&resp.body).unwrap()
-    })
-    .await
-    .unwrap()
+    inject_json(demo, serde_json::from_slice(&batch(&recipients)).unwrap()).await
 }
 
 async fn get(

@@ -111,13 +111,7 @@ impl fmt::Display for CrashReport {
         write!(
             f,
             "crash selftest {}",
-            if self.ok() {
-                "PASSED"
-            } else if self.finished {
-                "FAILED"
-            } else {
-                "FAILED (timed out)"
-            }
+            super::selftest::verdict(self.ok(), self.finished)
         )
     }
 }

@@ -352,15 +352,8 @@ impl Engine {
                     level: Level::Error,
                     message: reason.clone(),
                 });
-                let who = self.who(&msg);
                 let provider = msg.queue.clone();
-                let ending = if gone {
-                    self.bounce(msg, &provider, reason)
-                } else {
-                    self.defer(msg, provider, &reason).await
-                };
-                self.trace_ending(&trace, who, ending);
-                trace(Payload::Closed);
+                self.end_early(msg, provider, reason, gone, &trace).await;
                 return;
             }
         };
@@ -375,14 +368,8 @@ impl Engine {
                     level: Level::Warn,
                     message: reason.clone(),
                 });
-                let who = self.who(&msg);
-                let ending = if e.is_permanent() {
-                    self.bounce(msg, &provider, reason)
-                } else {
-                    self.defer(msg, provider, &reason).await
-                };
-                self.trace_ending(&trace, who, ending);
-                trace(Payload::Closed);
+                self.end_early(msg, provider, reason, e.is_permanent(), &trace)
+                    .await;
                 return;
             }
         };
@@ -515,6 +502,26 @@ impl Engine {
         self.ledger.bounced(msg.seq);
         self.finish(&msg, End::Bounced);
         (Traced::Bounced, reason)
+    }
+
+    /// Ends a session before any attempt (spool or DNS failure): bounce or defer, then trace
+    /// the ending and the close.
+    async fn end_early(
+        &self,
+        msg: Msg,
+        provider: Arc<str>,
+        reason: String,
+        permanent: bool,
+        trace: &impl Fn(Payload),
+    ) {
+        let who = self.who(&msg);
+        let ending = if permanent {
+            self.bounce(msg, &provider, reason)
+        } else {
+            self.defer(msg, provider, &reason).await
+        };
+        self.trace_ending(trace, who, ending);
+        trace(Payload::Closed);
     }
 
     /// The message's data: in memory, or loaded from the spool (a recovered message).

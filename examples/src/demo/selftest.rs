@@ -91,17 +91,18 @@ impl fmt::Display for SelftestReport {
             "  pop tardiness    {:>10.3}  s at p99",
             self.tardiness_p99
         )?;
-        write!(
-            f,
-            "selftest {}",
-            if self.ok() {
-                "PASSED"
-            } else if self.finished {
-                "FAILED"
-            } else {
-                "FAILED (timed out)"
-            }
-        )
+        write!(f, "selftest {}", verdict(self.ok(), self.finished))
+    }
+}
+
+/// `PASSED`, `FAILED` or `FAILED (timed out)`.
+pub(crate) fn verdict(ok: bool, finished: bool) -> &'static str {
+    if ok {
+        "PASSED"
+    } else if finished {
+        "FAILED"
+    } else {
+        "FAILED (timed out)"
     }
 }
 
