@@ -555,27 +555,11 @@ impl Engine {
     /// `deferred_spool` message (synced), later ones update the attempts and due time.
     async fn persist_deferral(&self, msg: &mut Msg, due: SystemTime) {
         let spool = self.spool.clone();
-        let (id, sender, rcpt, queue) = (
-            msg.spool_id,
-            msg.sender.clone(),
-            msg.recipient.clone(),
-            msg.queue.clone(),
-        );
-        let (host, attempts, data) = (msg.host_meta(), msg.failures, msg.data.clone());
+        let meta = msg.spool_metadata(due);
+        let (id, data) = (msg.spool_id, msg.data.clone());
         let r = tokio::task::spawn_blocking(move || match id {
-            Some(id) => spool
-                .update(id, &sender, &rcpt, &queue, &host, attempts, due)
-                .map(|()| id),
-            None => spool.store(
-                &sender,
-                &rcpt,
-                &queue,
-                &data.unwrap_or_default(),
-                &host,
-                attempts,
-                Some(due),
-                kumo_spool::Durability::Sync,
-            ),
+            Some(id) => spool.update(id, &meta).map(|()| id),
+            None => spool.store(data.unwrap_or_default(), &meta),
         })
         .await;
         match r {

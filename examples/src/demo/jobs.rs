@@ -158,3 +158,35 @@ impl JobStore for SpoolJobStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn job_bytes_decode_or_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_job(&bytes);
+        }
+    }
+
+    #[test]
+    fn job_bytes_round_trip() {
+        let job = StoredJob {
+            id: BatchId::new("b1").unwrap(),
+            request: Bytes::new(),
+            peer: Some("192.0.2.1".parse().unwrap()),
+            accepted_at: UNIX_EPOCH + Duration::from_millis(1_733_000_000_123),
+        };
+        assert_eq!(
+            decode_job(&encode_job(&job)),
+            Some((job.peer, job.accepted_at))
+        );
+        assert_eq!(
+            decode_job(b"J\t-\t5"),
+            Some((None, UNIX_EPOCH + Duration::from_millis(5)))
+        );
+        assert_eq!(decode_job(b"J\tnot-an-ip\t5"), None);
+    }
+}

@@ -1,9 +1,10 @@
 //! A message as the engine carries it, and what the spool keeps of it beyond the envelope.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
-use kumo_spool::SpoolId;
+use kumo_spool::{Metadata, SpoolId};
 
 use crate::ledger::Seq;
 
@@ -59,11 +60,57 @@ pub(crate) struct NewMsg {
 }
 
 impl Msg {
-    pub(crate) fn host_meta(&self) -> MessageMeta {
-        MessageMeta {
-            message_id: self.id.clone(),
-            injected_unix_ms: self.injected_unix_ms,
+    /// What the spool keeps of it after a temporary failure: attempts so far, next due time.
+    pub(crate) fn spool_metadata(&self, due: SystemTime) -> Metadata {
+        spool_metadata(
+            &self.sender,
+            &self.recipient,
+            &self.queue,
+            &self.id,
+            self.injected_unix_ms,
+            self.failures,
+            Some(due),
+        )
+    }
+}
+
+impl NewMsg {
+    /// What the spool keeps of it when it is taken: no attempt yet, due now.
+    pub(crate) fn spool_metadata(&self) -> Metadata {
+        spool_metadata(
+            &self.sender,
+            &self.recipient,
+            &self.queue,
+            &self.id,
+            self.injected_unix_ms,
+            0,
+            None,
+        )
+    }
+}
+
+/// The spool metadata of a message: its envelope, and its id and injection time as the host's
+/// bytes ([`MessageMeta`]).
+fn spool_metadata(
+    sender: &str,
+    recipient: &str,
+    queue: &str,
+    message_id: &str,
+    injected_unix_ms: u64,
+    attempts: u32,
+    due: Option<SystemTime>,
+) -> Metadata {
+    Metadata {
+        sender: sender.to_owned(),
+        recipients: vec![recipient.to_owned()],
+        queue: queue.to_owned(),
+        attempts,
+        due,
+        host: MessageMeta {
+            message_id: message_id.to_owned(),
+            injected_unix_ms,
         }
+        .encode(),
     }
 }
 
@@ -91,5 +138,26 @@ impl MessageMeta {
             injected_unix_ms: p.next()?.parse().ok()?,
             message_id: p.next()?.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The spool's host bytes are read back at start: any bytes decode or are refused,
+        /// never a panic, and what was encoded comes back.
+        #[test]
+        fn host_bytes_decode_or_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = MessageMeta::decode(&bytes);
+        }
+
+        #[test]
+        fn host_bytes_round_trip(id in "[^\t]{0,40}", ms in any::<u64>()) {
+            let m = MessageMeta { message_id: id, injected_unix_ms: ms };
+            prop_assert_eq!(MessageMeta::decode(&m.encode()), Some(m));
+        }
     }
 }

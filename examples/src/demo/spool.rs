@@ -68,8 +68,8 @@ pub(crate) struct DemoSpool {
     journal: Journal,
     live: Arc<AtomicI64>,
     /// Ended messages' entries, removed in batches by one thread (one transaction per batch).
-    removals: std::sync::Mutex<Option<std::sync::mpsc::Sender<SpoolId>>>,
-    remover: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    removals: Option<std::sync::mpsc::Sender<SpoolId>>,
+    remover: Option<std::thread::JoinHandle<()>>,
     /// Removals that failed (the entry stays; the journal says it ended).
     pub(crate) remove_errors: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -115,8 +115,8 @@ impl DemoSpool {
             spool,
             journal,
             live,
-            removals: std::sync::Mutex::new(Some(tx)),
-            remover: std::sync::Mutex::new(Some(remover)),
+            removals: Some(tx),
+            remover: Some(remover),
             remove_errors,
         })
     }
@@ -131,29 +131,11 @@ impl DemoSpool {
         self.live.load(Ordering::Relaxed)
     }
 
-    /// Stores a message (blocking). Returns its spool id.
-    #[allow(clippy::too_many_arguments, reason = "the envelope, spelled out")]
-    pub(crate) fn store(
-        &self,
-        sender: &str,
-        recipient: &str,
-        queue: &str,
-        data: &Bytes,
-        host: &MessageMeta,
-        attempts: u32,
-        due: Option<SystemTime>,
-        durability: Durability,
-    ) -> Result<SpoolId, SpoolError> {
+    /// Stores a message (blocking), synced: a `deferred_spool` message at its first temporary
+    /// failure. Returns its spool id.
+    pub(crate) fn store(&self, data: Bytes, meta: &Metadata) -> Result<SpoolId, SpoolError> {
         let id = self.spool.new_id(SystemTime::now());
-        let meta = Metadata {
-            sender: sender.to_owned(),
-            recipients: vec![recipient.to_owned()],
-            queue: queue.to_owned(),
-            attempts,
-            due,
-            host: host.encode(),
-        };
-        self.spool.store(id, data.clone(), &meta, durability)?;
+        self.spool.store(id, data, meta, Durability::Sync)?;
         self.live.fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }
@@ -161,21 +143,9 @@ impl DemoSpool {
     /// Stores a synchronous batch's messages (blocking): one group commit, synced; all or none.
     /// Each message must carry the spool id it is to be stored under.
     pub(crate) fn store_batch(&self, batch: &[NewMsg]) -> Result<(), SpoolError> {
-        let entries = batch.iter().filter_map(|m| {
-            let meta = Metadata {
-                sender: m.sender.clone(),
-                recipients: vec![m.recipient.clone()],
-                queue: m.queue.to_string(),
-                attempts: 0,
-                due: None,
-                host: MessageMeta {
-                    message_id: m.id.clone(),
-                    injected_unix_ms: m.injected_unix_ms,
-                }
-                .encode(),
-            };
-            Some((m.spool_id?, m.data.clone(), meta))
-        });
+        let entries = batch
+            .iter()
+            .filter_map(|m| Some((m.spool_id?, m.data.clone(), m.spool_metadata())));
         self.spool.store_many(entries, Durability::Sync)?;
         self.live.fetch_add(batch.len() as i64, Ordering::Relaxed);
         Ok(())
@@ -183,26 +153,8 @@ impl DemoSpool {
 
     /// Records a retry's attempt count and due time (blocking). Buffered: losing it to a
     /// crash only makes the message due earlier.
-    #[allow(clippy::too_many_arguments, reason = "the envelope, spelled out")]
-    pub(crate) fn update(
-        &self,
-        id: SpoolId,
-        sender: &str,
-        recipient: &str,
-        queue: &str,
-        host: &MessageMeta,
-        attempts: u32,
-        due: SystemTime,
-    ) -> Result<(), SpoolError> {
-        let meta = Metadata {
-            sender: sender.to_owned(),
-            recipients: vec![recipient.to_owned()],
-            queue: queue.to_owned(),
-            attempts,
-            due: Some(due),
-            host: host.encode(),
-        };
-        self.spool.update_meta(id, &meta, Durability::Buffered)
+    pub(crate) fn update(&self, id: SpoolId, meta: &Metadata) -> Result<(), SpoolError> {
+        self.spool.update_meta(id, meta, Durability::Buffered)
     }
 
     /// Journals an ending: the commit point, before the spool entry goes.
@@ -218,11 +170,7 @@ impl DemoSpool {
     /// Hands an ended message's entry to the remover thread, which removes in batches,
     /// buffered: should a crash lose the removal, the journal says the message ended.
     pub(crate) fn remove(&self, id: SpoolId) {
-        let sent = self
-            .removals
-            .lock()
-            .map(|tx| tx.as_ref().is_some_and(|tx| tx.send(id).is_ok()))
-            .unwrap_or(false);
+        let sent = self.removals.as_ref().is_some_and(|tx| tx.send(id).is_ok());
         if !sent {
             self.remove_errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -275,14 +223,10 @@ impl DemoSpool {
             .map_err(|e| SpoolOpenError::Spool(self.dir().to_owned(), e))?;
         rec.quarantined = report.quarantined;
         rec.already_ended = done.len() as u64;
-        for id in done {
-            self.spool
-                .remove(id, Durability::Buffered)
-                .map_err(|e| SpoolOpenError::Spool(self.dir().to_owned(), e))?;
-        }
-        // Make the removals durable before the journals that justify them are set aside.
+        // One synced group: the removals are durable before the journals that justify them
+        // are set aside.
         self.spool
-            .sync()
+            .remove_many(done, Durability::Sync)
             .map_err(|e| SpoolOpenError::Spool(self.dir().to_owned(), e))?;
         Journal::mark_reconciled(&old).map_err(|e| SpoolOpenError::Journal(jdir, e))?;
         self.live.store(rec.messages as i64, Ordering::Relaxed);
@@ -295,11 +239,8 @@ impl Drop for DemoSpool {
     /// Lets the remover thread finish what it was handed, so that the spool is closed (and
     /// unlocked) when this returns.
     fn drop(&mut self) {
-        if let Ok(mut tx) = self.removals.lock() {
-            tx.take();
-        }
-        let handle = self.remover.lock().ok().and_then(|mut h| h.take());
-        if let Some(h) = handle {
+        drop(self.removals.take());
+        if let Some(h) = self.remover.take() {
             let _ = h.join();
         }
     }
