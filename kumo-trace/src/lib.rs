@@ -35,6 +35,8 @@
 //!   subscribe.
 //! * [`MetaFilter`], [`Cidr`], [`terse`], [`StreamFilter`]: the filters.
 //! * [`Formatter`]: human-readable lines.
+//! * [`Tracer`]: one session's handle (hub, side, key, metadata); `TracedStream` (feature
+//!   `tokio`): any tokio byte stream, its reads and writes published for a session.
 //! * [`to_json_line`], [`from_json_line`], [`JsonLinesReader`]: the wire format.
 //!
 //! # Example
@@ -78,7 +80,11 @@
 //!
 //! # Crate features
 //!
-//! None. The hub is runtime-agnostic: [`Subscription::recv`] is a plain future woken through
+//! * `tokio` (off by default): `TracedStream`, a wrapper around any tokio
+//!   `AsyncRead + AsyncWrite` that publishes what is read and written, so that an SMTP
+//!   implementation is traced without a change to its code. It uses only tokio's I/O traits.
+//!
+//! The hub itself is runtime-agnostic: [`Subscription::recv`] is a plain future woken through
 //! the standard `Waker`, so it runs under tokio or any other executor without depending on
 //! one, and [`Subscription::recv_blocking`] / [`Subscription::try_recv`] serve threads and
 //! polling loops. serde and serde_json are required, as JSON lines are the wire format.
@@ -100,10 +106,13 @@ mod meta_filter;
 mod options;
 mod received;
 mod session;
+#[cfg(feature = "tokio")]
+mod stream;
 mod stream_filter;
 mod subscription;
 mod terse;
 mod timestamp;
+mod tracer;
 
 pub use cidr::{Cidr, ParseCidrError};
 pub use event::{Disposition, Level, MessageDisposition, Payload, TraceEvent};
@@ -118,10 +127,14 @@ pub use meta_filter::MetaFilter;
 pub use options::{DEFAULT_CAPACITY, OptionsError, SubscribeOptions};
 pub use received::Received;
 pub use session::{SessionKey, Side};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use stream::TracedStream;
 pub use stream_filter::{StreamFilter, Verdict};
 pub use subscription::{Subscription, TryRecvError};
 pub use terse::{abbreviate, terse};
 pub use timestamp::{ParseTimestampError, Timestamp};
+pub use tracer::Tracer;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
