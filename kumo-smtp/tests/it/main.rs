@@ -1,0 +1,19 @@
+//! The integration tests of `kumo-smtp`: one binary, one module per behaviour.
+//!
+//! Most deliver to Python's `aiosmtpd` (`tests/peer/smtp_peer.py`) over loopback; they need
+//! `KUMO_TEST_PYTHON` (set by `scripts/test`), are skipped with a note without it, and fail
+//! when `CI` is set and it is missing. The others talk to scripted servers in the test, over
+//! an in-memory `tokio::io::duplex` or a raw loopback listener.
+
+mod support;
+
+mod byte_identity;
+mod drops;
+mod local_refusals;
+mod outcomes;
+mod pipelining;
+mod plan_walk;
+mod reuse;
+mod starttls;
+mod timeouts;
+mod untrusted_bytes;
