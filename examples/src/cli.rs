@@ -8,7 +8,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
 
 /// Usage text printed by `--help`.
 pub const USAGE: &str = "\
-kumo demo MTA: inject over HTTP, schedule, resolve MX, simulate delivery, export metrics.
+kumo demo MTA: inject over HTTP, schedule, resolve MX, deliver (simulated or over real SMTP),
+export metrics.
 
 USAGE:
     cargo run --release --example mta -- [OPTIONS]
@@ -18,7 +19,11 @@ OPTIONS:
     --dns SERVER:PORT      resolve MX through this DNS server instead of the in-process .test zones
     --config DIR           read the config files from DIR (default: write the embedded defaults
                            into a temporary folder and print its path)
-    --deliver maildir:DIR  also write every delivered message into the Maildir DIR, byte for byte
+    --deliver maildir:DIR  simulated delivery; also write every delivered message into the
+                           Maildir DIR, byte for byte
+    --deliver smtp         deliver for real: SMTP over TCP along the MX plan (the .test zones
+                           point at loopback addresses 127.0.0.x), every session traced
+    --smtp-port N          the port SMTP delivery connects to (default 25)
     --spool DIR            keep the spool in DIR (default: kumo-demo-spool in the temporary
                            folder, kept across runs; the self test uses a fresh one)
     --spool-backend KIND   database (default: one redb file) or files (one file per message)
@@ -39,9 +44,14 @@ OPTIONS:
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeliverTarget {
-    /// `maildir:DIR`: one file per delivered message in `DIR/new/`.
+    /// `maildir:DIR`: simulated delivery; one file per delivered message in `DIR/new/`.
     Maildir(PathBuf),
+    /// `smtp`: real delivery over SMTP to the MX hosts' addresses, on `--smtp-port`.
+    Smtp,
 }
+
+/// The default port of `--deliver smtp` (KumoMTA's egress `smtp_port`).
+pub const DEFAULT_SMTP_PORT: u16 = 25;
 
 /// Overrides of the delivery answer weights given on the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -84,6 +94,8 @@ pub struct MtaArgs {
     pub config: Option<PathBuf>,
     /// Where delivered messages are also written.
     pub deliver: Option<DeliverTarget>,
+    /// The port of `--deliver smtp`.
+    pub smtp_port: u16,
     /// Run the self test with this many recipients, then exit.
     pub selftest: Option<u64>,
     /// Run the crash self test with this many recipients, then exit.
@@ -112,6 +124,7 @@ impl Default for MtaArgs {
             dns: None,
             config: None,
             deliver: None,
+            smtp_port: DEFAULT_SMTP_PORT,
             selftest: None,
             selftest_crash: None,
             spool: None,
@@ -194,6 +207,19 @@ impl MtaArgs {
                 "--deliver" => {
                     let v = value("--deliver")?;
                     out.deliver = Some(parse_deliver(&v)?);
+                }
+                "--smtp-port" => {
+                    let v = value("--smtp-port")?;
+                    out.smtp_port = match v.parse::<u16>() {
+                        Ok(p) if p > 0 => p,
+                        _ => {
+                            return Err(CliError::InvalidValue {
+                                option: "--smtp-port",
+                                value: v,
+                                reason: "expected a port number from 1 to 65535",
+                            });
+                        }
+                    };
                 }
                 "--spool" => out.spool = Some(PathBuf::from(value("--spool")?)),
                 "--spool-backend" => {
@@ -278,12 +304,15 @@ fn parse_addr(option: &'static str, v: &str) -> Result<SocketAddr, CliError> {
 }
 
 fn parse_deliver(v: &str) -> Result<DeliverTarget, CliError> {
+    if v == "smtp" {
+        return Ok(DeliverTarget::Smtp);
+    }
     match v.split_once(':') {
         Some(("maildir", dir)) if !dir.is_empty() => Ok(DeliverTarget::Maildir(PathBuf::from(dir))),
         _ => Err(CliError::InvalidValue {
             option: "--deliver",
             value: v.to_owned(),
-            reason: "expected maildir:DIR",
+            reason: "expected maildir:DIR or smtp",
         }),
     }
 }
@@ -434,6 +463,10 @@ mod tests {
         assert_eq!(a.probabilities.transient, Some(0.25));
         assert_eq!(a.probabilities.permanent, Some(0.0));
         assert_eq!(a.seed, Some(7));
+        let a = MtaArgs::parse(["--deliver", "smtp", "--smtp-port=2525"]).unwrap();
+        assert_eq!(a.deliver, Some(DeliverTarget::Smtp));
+        assert_eq!(a.smtp_port, 2525);
+        assert_eq!(MtaArgs::parse(["--fast"]).unwrap().smtp_port, 25);
     }
 
     #[test]
@@ -446,6 +479,15 @@ mod tests {
             MtaArgs::parse(["--listen"]).unwrap_err(),
             CliError::MissingValue("--listen")
         );
+        for bad in ["0", "65536", "x"] {
+            assert!(matches!(
+                MtaArgs::parse(["--smtp-port", bad]).unwrap_err(),
+                CliError::InvalidValue {
+                    option: "--smtp-port",
+                    ..
+                }
+            ));
+        }
         assert!(matches!(
             MtaArgs::parse(["--deliver", "mbox:/x"]).unwrap_err(),
             CliError::InvalidValue {

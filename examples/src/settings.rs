@@ -286,16 +286,23 @@ pub enum Profile {
     Interactive,
     /// Simulated time 600 times faster, no session latency: for `--selftest`.
     Selftest,
+    /// [`Profile::Selftest`] for real SMTP delivery (`--selftest N --deliver smtp`): the same
+    /// sped-up retry schedule, but messages expire only after a simulated day, because real
+    /// sessions are not sped up (a few seconds of real queueing are an hour of simulated age).
+    SelftestSmtp,
 }
 
 /// The embedded default files for `profile`, as `(file name, contents)`.
 pub fn default_files(profile: Profile) -> Vec<(&'static str, String)> {
     let (speedup, latency) = match profile {
         Profile::Interactive => ("1.0", 20),
-        Profile::Selftest => ("600.0", 0),
+        Profile::Selftest | Profile::SelftestSmtp => ("600.0", 0),
     };
     let d = DeliveryConfig::default();
-    let r = RetryConfig::default();
+    let mut r = RetryConfig::default();
+    if profile == Profile::SelftestSmtp {
+        r.max_age = 86_400.0;
+    }
     vec![
         (
             "queues.toml",
@@ -387,6 +394,11 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.clock.speedup, 600.0);
         assert_eq!(s.delivery.latency_ms, 0);
+        let r = merged(Profile::SelftestSmtp);
+        r.validate().unwrap();
+        assert_eq!(r.clock.speedup, 600.0);
+        assert_eq!(r.retry.max_age, 86_400.0);
+        assert_eq!(r.retry.interval, s.retry.interval);
     }
 
     #[test]

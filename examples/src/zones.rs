@@ -1,8 +1,12 @@
 //! The demo's `.test` zone set: the DNS data that the in-process server answers from.
 //!
 //! Every name lives under the reserved `.test` top-level domain (RFC 6761) and every address is a
-//! documentation address (RFC 5737 `192.0.2.0/24`, `198.51.100.0/24`, `203.0.113.0/24` and RFC 3849
-//! `2001:db8::/32`). Delivery is simulated, so nothing ever connects to them.
+//! loopback address (`127.0.0.0/8`, `::1`), so that real delivery (`--deliver smtp`) never leaves
+//! the machine. A receiving SMTP server on `127.0.0.1` and `--smtp-port` gets the mail; the other
+//! loopback addresses have nobody listening, so their connections are refused at once and the
+//! plan moves on: for `example.test`, `mx2` (`127.0.0.11`) shares preference 10 with `mx1`
+//! (`127.0.0.1`), so about half of its sessions show the fallback; `gmail.test`'s backups and
+//! two of `outlook.test`'s four addresses refuse as well. Simulated delivery never connects.
 //!
 //! | domain | what it shows |
 //! |---|---|
@@ -20,16 +24,16 @@ $ORIGIN test.
 $TTL 300
 @                       IN SOA  ns.test. hostmaster.test. 1 3600 600 86400 60
 @                       IN NS   ns.test.
-ns                      IN A    192.0.2.53
+ns                      IN A    127.0.0.53
 
 ; several hosts at one preference, plus a backup
 example                 IN MX   10 mx1.example.test.
 example                 IN MX   10 mx2.example.test.
 example                 IN MX   20 backup.example.test.
-mx1.example             IN A    192.0.2.10
-mx1.example             IN AAAA 2001:db8::10
-mx2.example             IN A    192.0.2.11
-backup.example          IN A    192.0.2.20
+mx1.example             IN A    127.0.0.1
+mx1.example             IN AAAA ::1
+mx2.example             IN A    127.0.0.11
+backup.example          IN A    127.0.0.1
 
 ; a large provider: five preference levels, hosts shared by two domains
 gmail                   IN MX   5  gmail-smtp-in.l.google.test.
@@ -39,30 +43,30 @@ gmail                   IN MX   30 alt3.gmail-smtp-in.l.google.test.
 gmail                   IN MX   40 alt4.gmail-smtp-in.l.google.test.
 googlemail              IN MX   5  gmail-smtp-in.l.google.test.
 googlemail              IN MX   10 alt1.gmail-smtp-in.l.google.test.
-gmail-smtp-in.l.google  IN A    198.51.100.26
-gmail-smtp-in.l.google  IN AAAA 2001:db8:4860::1b
-alt1.gmail-smtp-in.l.google IN A 198.51.100.27
-alt2.gmail-smtp-in.l.google IN A 198.51.100.28
-alt3.gmail-smtp-in.l.google IN A 198.51.100.29
-alt4.gmail-smtp-in.l.google IN A 198.51.100.30
+gmail-smtp-in.l.google  IN A    127.0.0.1
+gmail-smtp-in.l.google  IN AAAA ::1
+alt1.gmail-smtp-in.l.google IN A 127.0.0.27
+alt2.gmail-smtp-in.l.google IN A 127.0.0.28
+alt3.gmail-smtp-in.l.google IN A 127.0.0.29
+alt4.gmail-smtp-in.l.google IN A 127.0.0.30
 
 ; one MX name with several addresses
 outlook                 IN MX   0  outlook-test.mail.protection.outlook.test.
-outlook-test.mail.protection.outlook IN A    203.0.113.40
-outlook-test.mail.protection.outlook IN A    203.0.113.41
-outlook-test.mail.protection.outlook IN A    203.0.113.42
-outlook-test.mail.protection.outlook IN AAAA 2001:db8:40::1
+outlook-test.mail.protection.outlook IN A    127.0.0.40
+outlook-test.mail.protection.outlook IN A    127.0.0.41
+outlook-test.mail.protection.outlook IN A    127.0.0.1
+outlook-test.mail.protection.outlook IN AAAA ::1
 
 ; an IDN domain: bücher.test
 xn--bcher-kva           IN MX   10 mx.xn--bcher-kva.test.
-mx.xn--bcher-kva        IN A    192.0.2.70
+mx.xn--bcher-kva        IN A    127.0.0.1
 
 ; no MX: the implicit MX is the domain itself
-nomx                    IN A    192.0.2.80
+nomx                    IN A    127.0.0.1
 
 ; a null MX: this domain accepts no mail
 nullmx                  IN MX   0 .
-nullmx                  IN A    192.0.2.90
+nullmx                  IN A    127.0.0.90
 ";
 
 /// What the resolver should conclude about a demo domain.

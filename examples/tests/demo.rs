@@ -654,3 +654,239 @@ async fn restart_with_many_scheduled_messages() {
     );
     again.shutdown().await;
 }
+
+// --- Real SMTP delivery (`--deliver smtp`) to Python's aiosmtpd ---------------------------------
+
+/// kumo-smtp's test peer (`kumo-smtp/tests/peer/smtp_peer.py`, on aiosmtpd) on a loopback port;
+/// killed when dropped. `None` without `KUMO_TEST_PYTHON` outside CI.
+struct SmtpPeer {
+    _child: tokio::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl SmtpPeer {
+    async fn start(role: &str, dir: &Path) -> Option<SmtpPeer> {
+        use tokio::io::AsyncBufReadExt;
+        let python = match std::env::var("KUMO_TEST_PYTHON") {
+            Ok(p) if !p.is_empty() => p,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("KUMO_TEST_PYTHON is required when CI is set (scripts/test sets it)")
+            }
+            _ => return None,
+        };
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../kumo-smtp/tests/peer/smtp_peer.py");
+        let maildir = dir.join("received");
+        let mut child = tokio::process::Command::new(python)
+            .arg(script)
+            .args(["--port", "0", "--exit-on-eof", "--role", role, "--maildir"])
+            .arg(&maildir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::io::BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("the peer prints its port")
+        .unwrap();
+        let port = line.trim().parse().expect("a port number");
+        Some(SmtpPeer {
+            _child: child,
+            port,
+            maildir,
+        })
+    }
+
+    fn received(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|r| r.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
+        files.sort();
+        files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    }
+}
+
+async fn start_smtp(config: &Path, port: u16) -> Demo {
+    write_defaults(config, Profile::SelftestSmtp).unwrap();
+    Demo::start(DemoOptions {
+        config: Some(config.to_owned()),
+        profile: Profile::SelftestSmtp,
+        deliver: Some(DeliverTarget::Smtp),
+        smtp_port: port,
+        config_scan: Duration::from_millis(100),
+        ..DemoOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_smtp_delivery_is_traced_on_the_wire_and_counted_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(peer) = SmtpPeer::start("accept", dir.path()).await else {
+        return;
+    };
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let demo = start_smtp(&config, peer.port).await;
+
+    // A terse watcher of new sessions, until it has seen a delivery.
+    let target = Target::from_addr(demo.http_addr(), "/api/trace/v1?terse=true&only_new=true");
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut events = Vec::new();
+        let mut buf = Vec::new();
+        http::stream(
+            &target,
+            Request {
+                timeout: Some(Duration::from_secs(20)),
+                ..Request::default()
+            },
+            |chunk| {
+                buf.extend_from_slice(chunk);
+                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=i).collect();
+                    let ev = kumo_trace::from_json_line(&line).unwrap();
+                    let done = matches!(&ev.payload, kumo_trace::Payload::MessageDisposition(m)
+                        if m.disposition == kumo_trace::Disposition::Delivered);
+                    events.push(ev);
+                    if done {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .unwrap();
+        events
+    });
+    for _ in 0..200 {
+        if reader.is_finished() {
+            break;
+        }
+        inject(&demo, vec!["watched@nomx.test".into()]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = reader.await.unwrap();
+    let delivered = events.last().unwrap();
+    let session: Vec<_> = events
+        .iter()
+        .filter(|e| e.session == delivered.session)
+        .map(|e| e.payload.clone())
+        .collect();
+    use kumo_trace::Payload as P;
+    assert!(session.contains(&P::Connected), "{session:?}");
+    assert!(
+        session
+            .iter()
+            .any(|p| matches!(p, P::Read { data } if data.starts_with("220 "))),
+        "the real greeting: {session:?}"
+    );
+    assert!(session.contains(&P::write("EHLO demo.kumo.test\r\n")));
+    assert!(
+        session
+            .iter()
+            .any(|p| matches!(p, P::AbbreviatedWrite { len, .. } if *len > 100)),
+        "terse cuts the body: {session:?}"
+    );
+    assert!(
+        !session
+            .iter()
+            .any(|p| matches!(p, P::Write { data } if data.contains("Subject:"))),
+        "no body line reaches a terse watcher"
+    );
+    assert!(
+        session
+            .iter()
+            .any(|p| matches!(p, P::Read { data } if data.starts_with("250 2.0.0 OK queued"))),
+        "{session:?}"
+    );
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+
+    // Two batches to example.test: the second one rides the first one's idle connections.
+    let before = Snapshot::parse(&get(&demo, "/metrics", &[]).await.body).unwrap();
+    for round in 0..2 {
+        let rcpts = (0..20)
+            .map(|i| format!("r{round}u{i}@example.test"))
+            .collect();
+        assert_eq!(inject(&demo, rcpts).await["success_count"], 20);
+        assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    }
+    let snap = Snapshot::parse(&get(&demo, "/metrics", &[]).await.body).unwrap();
+    assert_eq!(snap.queues["example.test"].delivered, 40.0);
+    let connected = |s: &Snapshot| -> f64 {
+        s.connections
+            .values()
+            .map(|c| c.attempts - c.failures)
+            .sum()
+    };
+    let new_connections = connected(&snap) - connected(&before);
+    assert!(
+        (1.0..=20.0).contains(&new_connections),
+        "40 messages over at most 20 connections, got {new_connections}"
+    );
+    // Only 127.0.0.1 has a listener: every other address of the plan is counted as a failure.
+    for ((host, addr), c) in &snap.connections {
+        if addr == "127.0.0.1" {
+            assert_eq!(c.failures, 0.0, "{host} {addr}");
+        } else {
+            assert_eq!(c.failures, c.attempts, "{host} {addr}");
+        }
+    }
+    assert!(
+        snap.connections
+            .contains_key(&("mx1.example.test".into(), "127.0.0.1".into()))
+    );
+
+    // What aiosmtpd stored: every delivered message, CRLF throughout, templated per recipient.
+    let received = peer.received();
+    assert_eq!(
+        received.len() as u64,
+        demo.ledger().summary(None, demo.uptime()).delivered
+    );
+    assert!(received.iter().all(|m| {
+        let t = String::from_utf8_lossy(m);
+        t.contains("Subject: Hello Person ") && !t.replace("\r\n", "").contains('\n')
+    }));
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_after_the_final_dot_is_retried_and_counted_as_a_possible_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(peer) = SmtpPeer::start("drop-after-dot", dir.path()).await else {
+        return;
+    };
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let demo = start_smtp(&config, peer.port).await;
+    inject(&demo, vec!["once@nomx.test".into()]).await;
+    let mut snap = None;
+    for _ in 0..300 {
+        let body = get(&demo, "/metrics", &[]).await.body;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let dupes = text
+            .lines()
+            .find_map(|l| l.strip_prefix("total_smtp_possible_duplicates "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if dupes >= 2.0 {
+            snap = Some(Snapshot::parse(&body).unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let snap = snap.expect("two possible duplicates counted");
+    // The server stored the message each time, the demo never heard the answer: it retries.
+    assert!(peer.received().len() >= 2);
+    assert!(snap.queues["nomx.test"].transfail >= 2.0);
+    assert_eq!(snap.queues["nomx.test"].delivered, 0.0);
+    demo.shutdown().await;
+}

@@ -15,10 +15,11 @@ use bytes::Bytes;
 use kumo_dns::{FamilyPolicy, HickoryResolver, MxCache, PlanPolicy};
 use kumo_queue::driver::{Driver, DriverHandle};
 use kumo_queue::{DueBatch, Scheduler};
+use kumo_smtp::{Envelope, Outcome};
 use kumo_spool::SpoolError;
 use kumo_trace::{
     ConnMeta, Disposition as Traced, Level, MessageDisposition, Payload, SessionKey, Side,
-    TraceEvent, TraceHub,
+    TraceHub, Tracer,
 };
 use parking_lot::Mutex;
 use rand::SeedableRng;
@@ -30,6 +31,7 @@ use super::jobs::SpoolJobStore;
 use super::journal::Ending as End;
 use super::message::{Msg, NewMsg};
 use super::metrics::DemoMetrics;
+use super::smtp::SmtpDelivery;
 use super::spool::{DemoSpool, SpooledMessage};
 use crate::clock::SimClock;
 use crate::delivery::{AttemptResult, Disposition, simulate};
@@ -65,6 +67,8 @@ pub(crate) struct Engine {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) trace: TraceHub,
     pub(crate) maildir: Option<Arc<Maildir>>,
+    /// Real delivery (`--deliver smtp`); `None`: simulated.
+    pub(crate) smtp: Option<SmtpDelivery>,
     pub(crate) spool: Arc<DemoSpool>,
     /// Message ids held in the spool or ended before a crash, while deferred jobs resume (so
     /// a recipient offered again is not taken twice); empty otherwise.
@@ -97,6 +101,7 @@ impl Engine {
         ledger: Arc<Ledger>,
         trace: TraceHub,
         maildir: Option<Maildir>,
+        smtp: Option<SmtpDelivery>,
         spool: DemoSpool,
         seed: u64,
         start: Instant,
@@ -121,6 +126,7 @@ impl Engine {
             ledger,
             trace,
             maildir: maildir.map(Arc::new),
+            smtp,
             spool: Arc::new(spool),
             known_ids: Mutex::new(HashSet::new()),
             jobs: std::sync::OnceLock::new(),
@@ -292,6 +298,9 @@ impl Engine {
             m.spool_quarantined.set(st.quarantined as i64);
             m.spool_remove_errors
                 .set(self.spool.remove_errors.load(Ordering::Relaxed) as i64);
+            if let Some(smtp) = &self.smtp {
+                smtp.close_idle(false);
+            }
             let stats = self.dns.stats();
             self.metrics.dns_hits.set(stats.hits as i64);
             self.metrics.dns_misses.set(stats.misses as i64);
@@ -319,23 +328,31 @@ impl Engine {
         }
     }
 
-    /// One session: resolve, plan, simulate, then deliver, bounce or defer.
+    /// One message: resolve, plan, then a simulated session or a real SMTP delivery; then
+    /// deliver, bounce or defer.
     async fn deliver(self: &Arc<Self>, mut msg: Msg) {
         let cfg = self.config.current();
         let n = self.sessions.fetch_add(1, Ordering::Relaxed);
-        let key = SessionKey::new(format!("{}#{n}", msg.queue));
-        let meta = Arc::new(
+        let tracer = Tracer::new(
+            self.trace.clone(),
+            Side::Client,
+            SessionKey::new(format!("{}#{n}", msg.queue)),
+        )
+        .with_meta(Arc::new(
             ConnMeta::new()
-                .with_label("domain", msg.queue.to_string())
-                .with_label("queue", msg.queue.to_string()),
-        );
+                .with_label(ConnMeta::DOMAIN, msg.queue.to_string())
+                .with_label(ConnMeta::QUEUE, msg.queue.to_string()),
+        ));
+        // The message's own session opens at its first event: in SMTP mode only a message that
+        // ends before it reaches a connection has one (the connections have theirs).
+        let begun = AtomicBool::new(false);
         let trace = |p: Payload| {
-            self.trace.publish_now_with(|ts| {
-                TraceEvent::new(Side::Client, key.clone(), ts, p).with_meta(meta.clone())
-            })
+            if !begun.swap(true, Ordering::Relaxed) {
+                tracer.publish(Payload::BeginSession);
+            }
+            tracer.publish(p);
         };
-        trace(Payload::BeginSession);
-        if !cfg.delivery.latency().is_zero() {
+        if self.smtp.is_none() && !cfg.delivery.latency().is_zero() {
             tokio::time::sleep(cfg.delivery.latency()).await;
         }
         let data = match self.data_of(&msg).await {
@@ -388,14 +405,26 @@ impl Engine {
         let policy = PlanPolicy::default()
             .family(family)
             .max_addresses(shaping.max_addresses as usize);
-        let outcome = {
+        let steps: Vec<(String, std::net::IpAddr)> = {
             let mut rng = self.rng.lock();
-            let plan = kumo_dns::plan(&mx, &policy, &mut *rng);
-            let steps = plan
+            kumo_dns::plan(&mx, &policy, &mut *rng)
                 .iter()
-                .map(|a| (a.host_name(&mx).unwrap_or(&msg.queue), a.addr().ip()));
-            simulate(steps, &cfg.delivery.probabilities(), &mut *rng)
+                .map(|a| {
+                    let host = a.host_name(&mx).unwrap_or(&msg.queue);
+                    (host.trim_end_matches('.').to_owned(), a.addr().ip())
+                })
+                .collect()
         };
+        if let Some(smtp) = &self.smtp {
+            self.deliver_smtp(smtp, msg, data, provider, &steps, &trace)
+                .await;
+            return;
+        }
+        let outcome = simulate(
+            steps.iter().map(|(h, a)| (h.as_str(), *a)),
+            &cfg.delivery.probabilities(),
+            &mut *self.rng.lock(),
+        );
         for attempt in &outcome.attempts {
             let addr = attempt.addr.to_string();
             let connected = !matches!(attempt.result, AttemptResult::ConnectFailed);
@@ -457,6 +486,95 @@ impl Engine {
         };
         self.trace_ending(&trace, who, ending);
         trace(Payload::Closed);
+    }
+
+    /// Real delivery: an idle connection to the site or a new one along the plan, then one
+    /// SMTP transaction; the message's disposition goes into the connection's session.
+    ///
+    /// A reused connection that turns out to be dead before the server accepted anything (the
+    /// server closed it while it was idle: the `RSET` or `MAIL` got no answer) is not held
+    /// against the message: it is sent once more on a new connection.
+    async fn deliver_smtp(
+        &self,
+        smtp: &SmtpDelivery,
+        mut msg: Msg,
+        data: Bytes,
+        provider: Arc<str>,
+        steps: &[(String, std::net::IpAddr)],
+        trace: &impl Fn(Payload),
+    ) {
+        let envelope = Envelope {
+            sender: msg.sender.clone(),
+            recipients: vec![msg.recipient.clone()],
+        };
+        let mut reused = smtp.take_idle(&msg.queue);
+        let (live, delivery) = loop {
+            let (mut live, was_idle) = match reused.take() {
+                Some(live) => (live, true),
+                None => {
+                    let targets = smtp.targets(steps.iter().map(|(h, a)| (h.as_str(), *a)));
+                    let connected = smtp
+                        .connect(&self.trace, &msg.queue, &targets, &self.sessions)
+                        .await;
+                    match connected {
+                        Ok((live, attempts)) => {
+                            self.count_attempts(&attempts);
+                            (live, false)
+                        }
+                        Err(failed) => {
+                            self.count_attempts(&failed.attempts);
+                            let reason = format!("451 4.4.1 {failed}");
+                            trace(Payload::Diagnostic {
+                                level: Level::Warn,
+                                message: reason.clone(),
+                            });
+                            msg.provider = Some(provider.clone());
+                            self.end_early(msg, provider, reason, false, trace).await;
+                            return;
+                        }
+                    }
+                }
+            };
+            let delivery = live.send(&envelope, &data).await;
+            if was_idle && super::smtp::went_stale(&delivery) {
+                continue; // dropping `live` closes its session
+            }
+            break (live, delivery);
+        };
+        let who = self.who(&msg);
+        let tracer = live.get_ref().tracer().clone();
+        if live.can_send() {
+            smtp.put_back(msg.queue.clone(), live);
+        } else {
+            tokio::spawn(super::smtp::quit(live));
+        }
+        if delivery.possible_duplicate {
+            self.metrics.possible_duplicates.inc();
+        }
+        let reply = delivery.reply.to_string();
+        let ending = match delivery.outcome {
+            Outcome::Delivered => {
+                self.metrics.delivered(&msg.queue, &provider);
+                self.ledger.delivered(msg.seq);
+                self.finish(&msg, End::Delivered);
+                (Traced::Delivered, reply)
+            }
+            Outcome::Permanent => self.bounce(msg, &provider, reply),
+            _ => {
+                msg.provider = Some(provider.clone());
+                self.defer(msg, provider, &reply).await
+            }
+        };
+        self.trace_ending(&|p| tracer.publish(p), who, ending);
+    }
+
+    /// Counts each connection attempt per MX host and address.
+    fn count_attempts(&self, attempts: &[kumo_smtp::Attempt]) {
+        for a in attempts {
+            let addr = a.target.addr.ip().to_string();
+            self.metrics
+                .connection(&a.target.host, &addr, super::smtp::connected(a));
+        }
     }
 
     /// Writes a delivered message into the Maildir, when there is one, off the async threads

@@ -46,6 +46,7 @@ pub(crate) struct DemoMetrics {
     pub(crate) maildir_errors: Counter,
     pub(crate) spool_errors: Counter,
     pub(crate) deferred_unspooled: Counter,
+    pub(crate) possible_duplicates: Counter,
     pub(crate) spool_live: Gauge,
     pub(crate) spool_bytes_written: Gauge,
     pub(crate) spool_syncs: Gauge,
@@ -167,6 +168,14 @@ impl DemoMetrics {
                 .family(
                     "total_deferred_spool_unspooled",
                     "deferred_spool messages that ended without ever being written to the spool",
+                )
+                .counter::<()>()?
+                .get_or_create(&()),
+            possible_duplicates: r
+                .family(
+                    "total_smtp_possible_duplicates",
+                    "messages whose connection was lost after the final dot and before the reply: \
+                     retried, so the recipient may get them twice (RFC 1047)",
                 )
                 .counter::<()>()?
                 .get_or_create(&()),

@@ -20,6 +20,7 @@ mod message;
 mod metrics;
 mod selftest;
 mod sink;
+mod smtp;
 mod spool;
 mod web;
 
@@ -58,8 +59,10 @@ pub struct DemoOptions {
     pub config: Option<PathBuf>,
     /// Which embedded defaults to write.
     pub profile: Profile,
-    /// Where delivered messages are also written.
+    /// Where delivered messages are also written, or real SMTP delivery.
     pub deliver: Option<DeliverTarget>,
+    /// The port of real SMTP delivery.
+    pub smtp_port: u16,
     /// Delivery weights overriding the config files.
     pub probabilities: ProbabilityOverrides,
     /// Seed of the simulation.
@@ -87,6 +90,7 @@ impl Default for DemoOptions {
             config: None,
             profile: Profile::Interactive,
             deliver: None,
+            smtp_port: crate::cli::DEFAULT_SMTP_PORT,
             probabilities: ProbabilityOverrides::default(),
             seed: 1,
             config_scan: Duration::from_secs(1),
@@ -109,12 +113,15 @@ impl DemoOptions {
             },
             dns: args.dns,
             config: args.config.clone(),
-            profile: if selftest || args.fast {
+            profile: if selftest && args.deliver == Some(DeliverTarget::Smtp) {
+                Profile::SelftestSmtp
+            } else if selftest || args.fast {
                 Profile::Selftest
             } else {
                 Profile::Interactive
             },
             deliver: args.deliver.clone(),
+            smtp_port: args.smtp_port,
             probabilities: args.probabilities,
             seed: args.seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -150,6 +157,9 @@ pub enum DemoError {
     /// The Maildir cannot be created.
     #[error("cannot open the maildir")]
     Maildir(#[from] MaildirError),
+    /// The SMTP client's settings are refused.
+    #[error("cannot configure SMTP delivery")]
+    Smtp(#[from] kumo_smtp::ConfigError),
     /// The spool cannot be opened or recovered (for example another demo holds it).
     #[error("cannot use the spool")]
     Spool(#[from] SpoolOpenError),
@@ -245,9 +255,10 @@ impl Demo {
             CacheConfig::default().negative_ttl(Duration::from_secs(5)),
         );
         let metrics = metrics::DemoMetrics::new()?;
-        let maildir = match &opts.deliver {
-            Some(DeliverTarget::Maildir(dir)) => Some(Maildir::create(dir)?),
-            None => None,
+        let (maildir, smtp) = match &opts.deliver {
+            Some(DeliverTarget::Maildir(dir)) => (Some(Maildir::create(dir)?), None),
+            Some(DeliverTarget::Smtp) => (None, Some(smtp::SmtpDelivery::new(opts.smtp_port)?)),
+            None => (None, None),
         };
         let (spool_dir, spool_temp) = match &opts.spool {
             Some(dir) => (dir.clone(), None),
@@ -274,6 +285,7 @@ impl Demo {
             Arc::new(Ledger::default()),
             TraceHub::new(),
             maildir,
+            smtp,
             spool,
             opts.seed,
             started,
@@ -421,6 +433,9 @@ impl Demo {
             {
                 abort.abort();
             }
+        }
+        if let Some(smtp) = &self.engine.smtp {
+            smtp.close_idle(true);
         }
         if let Some(driver) = self.driver.take() {
             // What is still scheduled is in the spool and comes back at the next start.
