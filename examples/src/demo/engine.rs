@@ -1,4 +1,5 @@
-//! The demo's message flow: ready queue → MX resolution and plan → simulated session → delivered,
+//! The demo's message flow: ready queue → MX resolution and plan → simulated session or real SMTP
+//! delivery (`smtp.rs`) → delivered,
 //! bounced, or back into the scheduled queue (one `SingletonTimerWheel` scheduler for every
 //! queue, ticked by kumo-queue's tokio driver) on the config's retry schedule.
 //!
@@ -416,7 +417,14 @@ impl Engine {
                 .collect()
         };
         if let Some(smtp) = &self.smtp {
-            self.deliver_smtp(smtp, msg, data, provider, &steps, &trace)
+            // The site: domains with the same MX hosts share their idle connections.
+            let hosts: Vec<&str> = mx
+                .hosts()
+                .iter()
+                .map(|h| h.name().trim_end_matches('.'))
+                .collect();
+            let site: Arc<str> = Arc::from(hosts.join(","));
+            self.deliver_smtp(smtp, msg, data, (provider, site), &steps, &trace)
                 .await;
             return;
         }
@@ -488,8 +496,9 @@ impl Engine {
         trace(Payload::Closed);
     }
 
-    /// Real delivery: an idle connection to the site or a new one along the plan, then one
-    /// SMTP transaction; the message's disposition goes into the connection's session.
+    /// Real delivery: an idle connection to the site (the MX host set) or a new one along the
+    /// plan, then one SMTP transaction; the message's disposition goes into the connection's
+    /// session.
     ///
     /// A reused connection that turns out to be dead before the server accepted anything (the
     /// server closed it while it was idle: the `RSET` or `MAIL` got no answer) is not held
@@ -499,7 +508,7 @@ impl Engine {
         smtp: &SmtpDelivery,
         mut msg: Msg,
         data: Bytes,
-        provider: Arc<str>,
+        (provider, site): (Arc<str>, Arc<str>),
         steps: &[(String, std::net::IpAddr)],
         trace: &impl Fn(Payload),
     ) {
@@ -507,7 +516,7 @@ impl Engine {
             sender: msg.sender.clone(),
             recipients: vec![msg.recipient.clone()],
         };
-        let mut reused = smtp.take_idle(&msg.queue);
+        let mut reused = smtp.take_idle(&site);
         let (live, delivery) = loop {
             let (mut live, was_idle) = match reused.take() {
                 Some(live) => (live, true),
@@ -544,7 +553,7 @@ impl Engine {
         let who = self.who(&msg);
         let tracer = live.get_ref().tracer().clone();
         if live.can_send() {
-            smtp.put_back(msg.queue.clone(), live);
+            smtp.put_back(site, live);
         } else {
             tokio::spawn(super::smtp::quit(live));
         }

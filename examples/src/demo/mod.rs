@@ -1,5 +1,5 @@
-//! The composed demo MTA: HTTP injection → scheduler → MX plan → simulated delivery, with metrics,
-//! live configuration and a trace stream. `examples/examples/mta.rs` is a thin command line around
+//! The composed demo MTA: HTTP injection → scheduler → MX plan → simulated or real SMTP delivery,
+//! with metrics, live configuration and a trace stream. `examples/examples/mta.rs` is a thin command line around
 //! [`Demo`] and [`selftest()`].
 //!
 //! | piece | crate |
@@ -9,7 +9,9 @@
 //! | MX resolution, cache, connection plan | kumo-dns (`LoopbackDnsServer` with the `.test` zones, `MxCache`, `plan`) |
 //! | `/metrics`, `/metrics.json` | kumo-metrics (registry, streamed and compressed router) |
 //! | config files, reloaded on change | kumo-config (`ConfigEpoch`, `Layered`, `LiveConfig`; an `EpochCache` of per-domain shaping) |
-//! | `/api/trace/v1` | kumo-trace (`TraceHub`, JSON lines) |
+//! | `/api/trace/v1` | kumo-trace (`TraceHub`, JSON lines; `TracedStream` around every SMTP connection) |
+//! | `--deliver smtp` | kumo-smtp (`Client::connect` along the plan, `Connection::send`, reuse per site) |
+//! | the spool | kumo-spool (group commit before the `200`, recovery at start) |
 
 mod config;
 mod crash;

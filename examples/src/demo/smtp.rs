@@ -1,14 +1,15 @@
 //! Real delivery (`--deliver smtp`): kumo-smtp's client walks the connection plan over real TCP,
 //! every connection wrapped in kumo-trace's traced stream, and healthy connections wait per
-//! queue to carry the next message.
+//! site (the set of MX host names, so domains that share MX hosts share connections) to carry
+//! the next message.
 //!
 //! One connection is one traced session (`{queue}#{n}`): `BeginSession` before it connects, the
 //! bytes both ways, the disposition of each message it carries, `Closed` when it ends. A
 //! connection is reused while the server keeps answering and it is under kumo-smtp's
 //! per-connection message limit; one left idle longer than the client's idle timeout is closed
-//! with `QUIT` by the housekeeping task. The per-queue connection limit (shaping.toml's
+//! with `QUIT` by the housekeeping task. The per-domain connection limit (shaping.toml's
 //! `connection_limit`) holds because a connection is only ever used by a session holding one of
-//! the queue's permits.
+//! the domain's permits.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -82,20 +83,20 @@ impl SmtpDelivery {
             .collect()
     }
 
-    /// An idle connection to `queue`'s site, the one used last first.
-    pub(crate) fn take_idle(&self, queue: &str) -> Option<Live> {
+    /// An idle connection to `site`, the one used last first.
+    pub(crate) fn take_idle(&self, site: &str) -> Option<Live> {
         let mut idle = self.idle.lock();
-        let list = idle.get_mut(queue)?;
+        let list = idle.get_mut(site)?;
         let found = list.pop().map(|i| i.live);
         if list.is_empty() {
-            idle.remove(queue);
+            idle.remove(site);
         }
         found
     }
 
-    /// Keeps a healthy connection for the queue's next message.
-    pub(crate) fn put_back(&self, queue: Arc<str>, live: Live) {
-        self.idle.lock().entry(queue).or_default().push(Idle {
+    /// Keeps a healthy connection for the site's next message.
+    pub(crate) fn put_back(&self, site: Arc<str>, live: Live) {
+        self.idle.lock().entry(site).or_default().push(Idle {
             live,
             since: Instant::now(),
         });
