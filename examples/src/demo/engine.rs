@@ -1,7 +1,7 @@
 //! The demo's message flow: ready queue → MX resolution and plan → simulated session or real SMTP
-//! delivery (`smtp.rs`) → delivered,
-//! bounced, or back into the scheduled queue (one `SingletonTimerWheel` scheduler for every
-//! queue, ticked by kumo-queue's tokio driver) on the config's retry schedule.
+//! delivery (`smtp.rs`) → delivered, bounced, or back into the scheduled queue (one
+//! `SingletonTimerWheel` scheduler for every queue, ticked by kumo-queue's tokio driver) on the
+//! config's retry schedule.
 //!
 //! Retry delays and message ages are in simulated seconds ([`SimClock`]); a delay is turned into
 //! a real due time when the message is scheduled, so the driver runs on real time and its pop
