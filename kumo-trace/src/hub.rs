@@ -68,6 +68,8 @@ pub struct TraceHub {
 #[derive(Default)]
 pub(crate) struct HubShared {
     count: AtomicUsize,
+    /// Subscribers that want message data whole (not `terse`).
+    whole: AtomicUsize,
     subs: RwLock<Vec<Arc<SubShared>>>,
 }
 
@@ -76,8 +78,15 @@ impl HubShared {
         let mut subs = self.subs.write();
         if let Some(i) = subs.iter().position(|s| Arc::ptr_eq(s, sub)) {
             subs.swap_remove(i);
-            self.count.store(subs.len(), Ordering::Relaxed);
+            self.counted(&subs);
         }
+    }
+
+    /// Updates the counts after a change of the list (under its write lock).
+    fn counted(&self, subs: &[Arc<SubShared>]) {
+        self.count.store(subs.len(), Ordering::Relaxed);
+        let whole = subs.iter().filter(|s| !s.terse).count();
+        self.whole.store(whole, Ordering::Relaxed);
     }
 }
 
@@ -99,6 +108,13 @@ impl TraceHub {
     #[inline]
     pub fn has_subscribers(&self) -> bool {
         self.shared.count.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether every subscriber asked for [`terse`](crate::terse) data (and at least one
+    /// subscribes): a publisher may then cut message data itself, before making text of it.
+    #[inline]
+    pub fn all_terse(&self) -> bool {
+        self.has_subscribers() && self.shared.whole.load(Ordering::Relaxed) == 0
     }
 
     /// How many subscriptions are attached.
@@ -180,7 +196,7 @@ impl TraceHub {
         ));
         let mut subs = self.shared.subs.write();
         subs.push(Arc::clone(&shared));
-        self.shared.count.store(subs.len(), Ordering::Relaxed);
+        self.shared.counted(&subs);
         drop(subs);
         Subscription::new(shared, Arc::downgrade(&self.shared), stream)
     }

@@ -132,6 +132,7 @@ pub use session::{SessionKey, Side};
 pub use stream::TracedStream;
 pub use stream_filter::{StreamFilter, Verdict};
 pub use subscription::{Subscription, TryRecvError};
+pub(crate) use terse::terse_bytes;
 pub use terse::{abbreviate, terse};
 pub use timestamp::{ParseTimestampError, Timestamp};
 pub use tracer::Tracer;

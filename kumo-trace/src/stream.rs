@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::{Payload, Tracer};
+use crate::{Payload, Tracer, terse_bytes};
 
 /// A byte stream whose reads and writes are traced: every successful read publishes
 /// [`Payload::Read`] and every successful write [`Payload::Write`] with the bytes it moved,
@@ -27,7 +27,9 @@ use crate::{Payload, Tracer};
 /// * **Text.** Bytes become text with `String::from_utf8_lossy`, as a trace is for people.
 ///   A subscriber that asked for [`terse`](crate::terse) gets multi-line message data cut at
 ///   the source (the client's writes, the server's reads), as for any published event; each
-///   I/O call is one event, so a message body written in one call is cut to one line.
+///   I/O call is one event, so a message body written in one call is cut to one line. When
+///   every subscriber is terse, the cut is made on the bytes: only the first line of a body
+///   becomes text, so watching costs the same for a 10 KB message as for a 100 KB one.
 /// * **Layers.** [`AsMut`] reaches the stream below, so a protocol layer that switches it to
 ///   TLS in place (kumo-smtp's `Io` does so for STARTTLS) leaves this wrapper on top, tracing
 ///   the plaintext.
@@ -157,8 +159,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for TracedStream<S> {
         if let Poll::Ready(Ok(())) = r {
             let tracer = &this.closer.tracer;
             if tracer.is_watched() && buf.filled().len() > before {
-                let got = &buf.filled()[before..];
-                tracer.publish_with(|| Payload::read(String::from_utf8_lossy(got)));
+                publish(tracer, true, &buf.filled()[before..]);
             }
         }
         r
@@ -176,8 +177,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
         if let Poll::Ready(Ok(n)) = r {
             let tracer = &this.closer.tracer;
             if tracer.is_watched() && n > 0 {
-                let sent = &buf[..n.min(buf.len())];
-                tracer.publish_with(|| Payload::write(String::from_utf8_lossy(sent)));
+                publish(tracer, false, &buf[..n.min(buf.len())]);
             }
         }
         r
@@ -193,7 +193,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
         if let Poll::Ready(Ok(n)) = r {
             let tracer = &this.closer.tracer;
             if tracer.is_watched() && n > 0 {
-                tracer.publish_with(|| Payload::write(written_text(bufs, n)));
+                let hub = tracer.hub();
+                match bufs.iter().find(|b| !b.is_empty()) {
+                    // One slice carried it all: no need to gather.
+                    Some(first) if first.len() >= n => publish(tracer, false, &first[..n]),
+                    _ if hub.all_terse() => {
+                        publish(tracer, false, &written_bytes(bufs, n));
+                    }
+                    _ => tracer.publish_with(|| Payload::write(written_text(bufs, n))),
+                }
             }
         }
         r
@@ -212,8 +220,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
     }
 }
 
-/// The first `n` bytes of a vectored write, as text.
-fn written_text(bufs: &[IoSlice<'_>], n: usize) -> String {
+/// Publishes bytes read or written. When every subscriber is terse and the data is cut in this
+/// direction, only its first line becomes text: a message body is never copied whole.
+fn publish(tracer: &Tracer, read: bool, bytes: &[u8]) {
+    if tracer.hub().all_terse()
+        && let Some(cut) = terse_bytes(tracer.side(), read, bytes)
+    {
+        tracer.publish(cut);
+        return;
+    }
+    tracer.publish_with(|| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if read {
+            Payload::Read { data: text }
+        } else {
+            Payload::Write { data: text }
+        }
+    });
+}
+
+/// The first `n` bytes of a vectored write.
+fn written_bytes(bufs: &[IoSlice<'_>], n: usize) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(n);
     for b in bufs {
         let take = (n - bytes.len()).min(b.len());
@@ -222,7 +249,12 @@ fn written_text(bufs: &[IoSlice<'_>], n: usize) -> String {
             break;
         }
     }
-    match String::from_utf8(bytes) {
+    bytes
+}
+
+/// The first `n` bytes of a vectored write, as text.
+fn written_text(bufs: &[IoSlice<'_>], n: usize) -> String {
+    match String::from_utf8(written_bytes(bufs, n)) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }

@@ -14,13 +14,40 @@ use crate::{Payload, Side, TraceEvent};
 /// assert_eq!(abbreviate("MAIL FROM:<a@example.com>\r\n"), None);
 /// ```
 pub fn abbreviate(data: &str) -> Option<(&str, u64)> {
-    let nl = data.find('\n')?;
+    let (first, len) = abbreviate_bytes(data.as_bytes())?;
+    // The cut is at an ASCII line break, so it is a character boundary.
+    Some((&data[..first.len()], len))
+}
+
+/// [`abbreviate`] on bytes: the first line (without its line break) and the total length.
+pub(crate) fn abbreviate_bytes(data: &[u8]) -> Option<(&[u8], u64)> {
+    let nl = data.iter().position(|&b| b == b'\n')?;
     if nl + 1 == data.len() {
         return None;
     }
     let first = &data[..nl];
-    let first = first.strip_suffix('\r').unwrap_or(first);
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
     Some((first, data.len() as u64))
+}
+
+/// The terse payload for `data` that a session on `side` read (`read`) or wrote, made from the
+/// bytes without copying more than the first line; `None` when terse leaves such data whole.
+/// The same cut as [`terse`], for publishers that know every subscriber wants it.
+pub(crate) fn terse_bytes(side: Side, read: bool, data: &[u8]) -> Option<Payload> {
+    let cuts = match side {
+        Side::Server => read,
+        Side::Client => !read,
+    };
+    if !cuts {
+        return None;
+    }
+    let (first, len) = abbreviate_bytes(data)?;
+    let snippet = String::from_utf8_lossy(first).into_owned();
+    Some(if read {
+        Payload::AbbreviatedRead { snippet, len }
+    } else {
+        Payload::AbbreviatedWrite { snippet, len }
+    })
 }
 
 /// The terse form of `event`, when it differs: multi-line data in the direction that carries
@@ -105,5 +132,29 @@ mod tests {
         assert_eq!(abbreviate("a\nb"), Some(("a", 3)));
         assert_eq!(abbreviate("\r\n\r\n"), Some(("", 4)));
         assert_eq!(abbreviate("é\r\nx"), Some(("é", 5)));
+    }
+
+    #[test]
+    fn bytes_are_cut_like_text_in_the_direction_of_the_side() {
+        let body = b"Subject: hi\r\n\r\nbody\r\n";
+        let cut = Payload::AbbreviatedWrite {
+            snippet: "Subject: hi".into(),
+            len: body.len() as u64,
+        };
+        assert_eq!(terse_bytes(Side::Client, false, body), Some(cut));
+        assert_eq!(terse_bytes(Side::Client, true, body), None);
+        assert_eq!(terse_bytes(Side::Server, false, body), None);
+        assert!(matches!(
+            terse_bytes(Side::Server, true, body),
+            Some(Payload::AbbreviatedRead { len: 21, .. })
+        ));
+        assert_eq!(terse_bytes(Side::Client, false, b"QUIT\r\n"), None);
+        assert_eq!(
+            terse_bytes(Side::Client, false, b"\xff\r\nx"),
+            Some(Payload::AbbreviatedWrite {
+                snippet: "\u{fffd}".into(),
+                len: 4
+            })
+        );
     }
 }

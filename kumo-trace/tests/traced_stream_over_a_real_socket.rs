@@ -155,3 +155,34 @@ async fn into_parts_does_not_close_the_session() {
     drop(again);
     assert_eq!(sub.try_recv().expect("closed").payload, Payload::Closed);
 }
+
+#[tokio::test]
+async fn with_only_terse_watchers_the_body_is_cut_from_the_bytes_alike() {
+    // Only terse subscribers: the stream cuts the bytes itself (no copy of the body); the
+    // events are the ones the hub's own cut gives a terse subscriber beside a whole one.
+    let hub = TraceHub::new();
+    let mut alone = hub.subscribe(SubscribeOptions {
+        terse: true,
+        ..Default::default()
+    });
+    session(&hub).await;
+    let cut_by_stream: Vec<_> = std::iter::from_fn(|| alone.try_recv().ok())
+        .map(|e| e.payload.clone())
+        .collect();
+
+    let hub = TraceHub::new();
+    let mut terse = hub.subscribe(SubscribeOptions {
+        terse: true,
+        ..Default::default()
+    });
+    let _whole = hub.subscribe(SubscribeOptions::default());
+    session(&hub).await;
+    let cut_by_hub: Vec<_> = std::iter::from_fn(|| terse.try_recv().ok())
+        .map(|e| e.payload.clone())
+        .collect();
+    assert_eq!(cut_by_stream, cut_by_hub);
+    assert!(cut_by_stream.contains(&Payload::AbbreviatedWrite {
+        snippet: "From: a@example.test".into(),
+        len: BODY.len() as u64,
+    }));
+}
