@@ -22,6 +22,10 @@ pub mod metrics;
 #[cfg(feature = "queue")]
 pub mod queue;
 pub mod report;
+#[cfg(feature = "smtp")]
+pub mod smtp;
+#[cfg(feature = "smtp")]
+pub mod smtp_sink;
 #[cfg(feature = "spool")]
 pub mod spool;
 #[cfg(feature = "trace")]

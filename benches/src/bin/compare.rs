@@ -37,6 +37,8 @@ const AREAS: &[(&str, AreaFn)] = &[
     ("config", kumo_benches::config::run),
     #[cfg(feature = "spool")]
     ("spool", kumo_benches::spool::run),
+    #[cfg(feature = "smtp")]
+    ("smtp", kumo_benches::smtp::run),
 ];
 
 fn usage() -> String {
