@@ -186,3 +186,24 @@ pub enum ConfigError {
     #[error("tls configuration")]
     Tls(#[source] rustls::Error),
 }
+
+/// Why a [`ServerConfig`](crate::ServerConfig) is refused
+/// ([`ServerConfig::validate`](crate::ServerConfig::validate)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerConfigError {
+    /// The host name is empty, or has a space or control character.
+    #[error("invalid server host name {name:?}")]
+    Hostname {
+        /// The name.
+        name: String,
+    },
+    /// A limit is below its smallest value.
+    #[error("{what} must be at least {min}")]
+    Limit {
+        /// Which setting.
+        what: &'static str,
+        /// Its smallest value.
+        min: usize,
+    },
+}

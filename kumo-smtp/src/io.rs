@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Any byte stream kumo-smtp can carry: a `TcpStream`, a `tokio::io::DuplexStream`, a host's
 /// own type.
@@ -16,7 +16,9 @@ trait RawStream: AsyncRead + AsyncWrite + Unpin + Send {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> RawStream for T {}
 
-/// A transport that kumo-smtp can switch to TLS in place (`STARTTLS`).
+/// A transport that kumo-smtp can switch to TLS in place (`STARTTLS`), on either side: the
+/// client starts TLS after the server's `220`, the server
+/// ([`serve_session`](crate::serve_session)) accepts it after writing its own.
 ///
 /// It holds the raw byte stream boxed: `Io::new(tcp_stream)`. A session is generic over a
 /// stream `S: AsMut<Io>`, so a host can wrap the `Io` in a layer of its own (kumo-trace's
@@ -42,6 +44,8 @@ pub struct Io {
 enum State {
     Plain(Box<dyn RawStream>),
     Tls(Box<TlsStream<Box<dyn RawStream>>>),
+    /// The server side of a TLS session (after `STARTTLS` was accepted).
+    ServerTls(Box<tokio_rustls::server::TlsStream<Box<dyn RawStream>>>),
     /// After a failed TLS handshake (the raw stream went into it and is gone).
     Closed,
 }
@@ -56,16 +60,17 @@ impl Io {
 
     /// `true` once `STARTTLS` has completed on this stream.
     pub fn is_tls(&self) -> bool {
-        matches!(self.state, State::Tls(_))
+        matches!(self.state, State::Tls(_) | State::ServerTls(_))
     }
 
     /// The negotiated TLS protocol version and cipher suite, for diagnostics; `None` in
     /// plaintext.
     pub fn tls_info(&self) -> Option<TlsInfo> {
-        let State::Tls(tls) = &self.state else {
-            return None;
+        let conn: &rustls::CommonState = match &self.state {
+            State::Tls(tls) => tls.get_ref().1,
+            State::ServerTls(tls) => tls.get_ref().1,
+            State::Plain(_) | State::Closed => return None,
         };
-        let (_, conn) = tls.get_ref();
         let protocol = conn
             .protocol_version()
             .map(|v| v.as_str().map_or_else(|| format!("{v:?}"), str::to_owned))
@@ -96,16 +101,39 @@ impl Io {
                 Ok(())
             }
             other => {
-                let already = matches!(other, State::Tls(_));
+                let err = not_plain(&other);
                 self.state = other;
-                Err(io::Error::other(if already {
-                    "the stream is already encrypted"
-                } else {
-                    "the stream is closed"
-                }))
+                Err(err)
             }
         }
     }
+
+    /// The server side of [`start_tls`](Self::start_tls): runs the handshake as the TLS
+    /// server and keeps the TLS stream in the plaintext stream's place. On failure the stream
+    /// is closed.
+    pub(crate) async fn accept_tls(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Plain(raw) => {
+                let tls = acceptor.accept(raw).await?;
+                self.state = State::ServerTls(Box::new(tls));
+                Ok(())
+            }
+            other => {
+                let err = not_plain(&other);
+                self.state = other;
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Why TLS cannot start on a stream in this state.
+fn not_plain(state: &State) -> io::Error {
+    io::Error::other(if matches!(state, State::Closed) {
+        "the stream is closed"
+    } else {
+        "the stream is already encrypted"
+    })
 }
 
 impl fmt::Debug for Io {
@@ -113,6 +141,7 @@ impl fmt::Debug for Io {
         let state = match self.state {
             State::Plain(_) => "plain",
             State::Tls(_) => "tls",
+            State::ServerTls(_) => "tls (server)",
             State::Closed => "closed",
         };
         f.debug_struct("Io").field("state", &state).finish()
@@ -141,6 +170,7 @@ impl AsyncRead for Io {
         match &mut self.get_mut().state {
             State::Plain(s) => Pin::new(s).poll_read(cx, buf),
             State::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            State::ServerTls(s) => Pin::new(s).poll_read(cx, buf),
             State::Closed => Poll::Ready(Err(closed())),
         }
     }
@@ -155,6 +185,7 @@ impl AsyncWrite for Io {
         match &mut self.get_mut().state {
             State::Plain(s) => Pin::new(s).poll_write(cx, buf),
             State::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            State::ServerTls(s) => Pin::new(s).poll_write(cx, buf),
             State::Closed => Poll::Ready(Err(closed())),
         }
     }
@@ -167,6 +198,7 @@ impl AsyncWrite for Io {
         match &mut self.get_mut().state {
             State::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             State::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            State::ServerTls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             State::Closed => Poll::Ready(Err(closed())),
         }
     }
@@ -175,6 +207,7 @@ impl AsyncWrite for Io {
         match &self.state {
             State::Plain(s) => s.is_write_vectored(),
             State::Tls(s) => s.is_write_vectored(),
+            State::ServerTls(s) => s.is_write_vectored(),
             State::Closed => false,
         }
     }
@@ -183,6 +216,7 @@ impl AsyncWrite for Io {
         match &mut self.get_mut().state {
             State::Plain(s) => Pin::new(s).poll_flush(cx),
             State::Tls(s) => Pin::new(s).poll_flush(cx),
+            State::ServerTls(s) => Pin::new(s).poll_flush(cx),
             State::Closed => Poll::Ready(Ok(())),
         }
     }
@@ -191,6 +225,7 @@ impl AsyncWrite for Io {
         match &mut self.get_mut().state {
             State::Plain(s) => Pin::new(s).poll_shutdown(cx),
             State::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            State::ServerTls(s) => Pin::new(s).poll_shutdown(cx),
             State::Closed => Poll::Ready(Ok(())),
         }
     }

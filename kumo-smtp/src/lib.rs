@@ -1,6 +1,8 @@
-//! An SMTP client for mail transfer agents: walks a list of MX addresses, greets, negotiates
-//! `STARTTLS`, sends messages with pipelined `MAIL`/`RCPT`/`DATA`, and says what became of
-//! each in typed outcomes.
+//! SMTP for mail transfer agents. The client walks a list of MX addresses, greets,
+//! negotiates `STARTTLS`, sends messages with pipelined `MAIL`/`RCPT`/`DATA`, and says what
+//! became of each in typed outcomes. The server side receives mail safely on a network: a
+//! session that refuses SMTP smuggling, bounds every limit, and acknowledges a message only
+//! once the host's callback has taken it.
 #![forbid(unsafe_code)] // nothing here needs it: rustls, ring and tokio do the unsafe work
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)] // the public surface is documented and deliberate
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -36,6 +38,29 @@
 //!   unchecked ([`Verify::None`]), checked against the Mozilla roots ([`Verify::WebPki`]) or
 //!   against the host's own ([`Verify::Roots`]).
 //!
+//! # Receiving mail
+//!
+//! [`serve_session`] runs one ESMTP session on an accepted connection (any stream that is,
+//! or wraps, an [`Io`]); [`serve`] is an accept loop that runs one per connection within a
+//! [`ConnectionLimiter`]. The host decides through a [`Handler`]: each `MAIL FROM`, each
+//! `RCPT TO` (relay control belongs there) and each finished message, answering with a
+//! [`Reply`]. The reply to the final dot is written only after
+//! [`Handler::message`] returns, so a host that spools before returning `250` never
+//! acknowledges a message it could lose.
+//!
+//! * **Only `CRLF . CRLF` ends a message.** A bare CR or LF anywhere in the data (the SMTP
+//!   smuggling sequences `\n.\n`, `\n.\r\n`, `\r.\r\n`, `\r\n.\r`) or a NUL is read on to
+//!   the real end and refused (`550 5.5.2`, `550 5.6.0`), nothing accepted: Postfix's
+//!   `smtpd_forbid_bare_newline = reject`.
+//! * **Pipelining (RFC 2920) is answered in one write**; bytes sent behind `DATA` or
+//!   `STARTTLS` before the server's answer are refused (`554 5.5.0`) and the connection
+//!   closed, never read as message data or as TLS.
+//! * **Every limit has an answer** ([`ServerConfig`]): message size `552 5.3.4`, recipients
+//!   `452 4.5.3`, messages per connection, command and data line length `500 5.5.2`, errors,
+//!   idle and session time (`421`), connections in all and per peer (`421 4.3.2`).
+//! * Commands are parsed by `smtp-proto`'s request parser; the client's bytes never cause a
+//!   panic (property-tested) and memory stays within the limits.
+//!
 //! # Primary types
 //!
 //! * [`Client`] (made from a [`ClientConfig`]): [`Client::connect`] walks [`Target`]s,
@@ -45,6 +70,9 @@
 //! * [`Delivery`], [`Outcome`], [`RecipientResult`], [`Reply`]: what became of a message.
 //! * [`Attempt`], [`AttemptResult`], [`ConnectFailed`]: the record of a walk.
 //! * [`Io`]: the transport; [`Capabilities`]: what the server offered; [`Phase`]: where.
+//! * Server: [`ServerConfig`], [`Handler`] (with [`SessionInfo`], [`MailFrom`], [`Body`],
+//!   [`ReceivedEnvelope`]), [`serve_session`], [`SessionSummary`] and [`SessionEnd`];
+//!   [`serve`], [`ConnectionLimiter`], [`ConnectionPermit`], [`LimitExceeded`].
 //!
 //! # Examples
 //!
@@ -79,7 +107,9 @@
 //! # }
 //! ```
 //!
-//! [`Client`]'s docs have a complete session against an in-memory server.
+//! [`Client`]'s docs have a complete session against an in-memory server;
+//! [`serve_session`]'s have a server session against a scripted client, and [`serve`]'s a
+//! listener.
 //!
 //! # Crate features
 //!
@@ -90,9 +120,11 @@
 //!
 //! Use it to deliver mail from your own MTA or relay to MX hosts: it gives the session and
 //! its outcomes, and leaves DNS, queues, retries, connection pools and bounces to the host.
-//! It has no `AUTH` and no `CHUNKING`/`BDAT` yet, so for submission to a smarthost with a
-//! password use `lettre` or `mail-send`. The server side (an ESMTP listener) is planned in
-//! this crate and not written yet.
+//! Use its server side to receive mail into your own MTA: it gives the session and its
+//! limits, and leaves relay policy, spooling and `Received:` headers to the host. Neither
+//! side has `AUTH` or `CHUNKING`/`BDAT` yet: for submission to a smarthost with a password
+//! use `lettre` or `mail-send`, and for a submission server with authentication look
+//! elsewhere (Stalwart).
 
 mod attempt;
 mod capabilities;
@@ -100,13 +132,21 @@ mod client;
 mod config;
 mod connection;
 mod data;
+mod data_decoder;
 mod envelope;
 mod error;
+mod handler;
+mod inbound;
 mod io;
+mod limiter;
+mod listener;
 mod outcome;
 mod phase;
 mod reader;
 mod reply;
+mod server;
+mod server_config;
+mod summary;
 mod target;
 mod tls;
 
@@ -116,11 +156,17 @@ pub use client::Client;
 pub use config::{ClientConfig, Timeouts, TlsPolicy, Verify};
 pub use connection::Connection;
 pub use envelope::Envelope;
-pub use error::{ConfigError, SessionError, Unsendable};
+pub use error::{ConfigError, ServerConfigError, SessionError, Unsendable};
+pub use handler::{Body, Handler, MailFrom, ReceivedEnvelope, SessionInfo};
 pub use io::{Io, TlsInfo};
+pub use limiter::{ConnectionLimiter, ConnectionPermit, LimitExceeded};
+pub use listener::serve;
 pub use outcome::{Delivery, Outcome, RecipientResult};
 pub use phase::Phase;
 pub use reply::{MAX_REPLY_TEXT, Reply, ReplyError};
+pub use server::serve_session;
+pub use server_config::ServerConfig;
+pub use summary::{SessionEnd, SessionSummary};
 pub use target::Target;
 
 /// rustls, re-exported: [`Verify::Roots`] takes a [`rustls::RootCertStore`], which must come

@@ -112,6 +112,38 @@ impl Reply {
     pub fn is_closing(&self) -> bool {
         self.code == 421
     }
+
+    /// Appends the reply as a server writes it: one line per line of [`text`](Self::text)
+    /// (`250-first` ... `250 last`), each ending in CRLF, the enhanced code repeated on each.
+    ///
+    /// A code outside `200..=599` is written as `451` (a host's mistake must not put the
+    /// client out of step), and control characters in the text are written as spaces, so no
+    /// reply can inject a line.
+    pub(crate) fn write_wire(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let code = if (200..=599).contains(&self.code) {
+            self.code
+        } else {
+            451
+        };
+        let mut lines = self.text.split('\n').peekable();
+        loop {
+            let line = lines.next().unwrap_or_default();
+            let last = lines.peek().is_none();
+            let _ = write!(out, "{code}{}", if last { ' ' } else { '-' });
+            if let Some((class, subject, detail)) = self.enhanced {
+                let _ = write!(out, "{class}.{subject}.{detail} ");
+            }
+            out.extend(
+                line.bytes()
+                    .map(|b| if b.is_ascii_control() { b' ' } else { b }),
+            );
+            out.extend_from_slice(b"\r\n");
+            if last {
+                break;
+            }
+        }
+    }
 }
 
 impl fmt::Display for Reply {
@@ -192,6 +224,21 @@ mod tests {
         assert!(Reply::parse(b"250 a\r\n250 b\r\n").is_err());
         let long = format!("250 {}\r\n", "x".repeat(MAX_REPLY_TEXT + 10));
         assert_eq!(Reply::parse(long.as_bytes()), Err(ReplyError::TextTooLong));
+    }
+
+    #[test]
+    fn wire_form_round_trips_and_cannot_inject_lines() {
+        let reply = Reply::new(250, Some((2, 0, 0)), "first\nsecond\r\x00\n250 last");
+        let mut out = Vec::new();
+        reply.write_wire(&mut out);
+        assert_eq!(
+            out,
+            b"250-2.0.0 first\r\n250-2.0.0 second  \r\n250 2.0.0 250 last\r\n"
+        );
+        assert_eq!(Reply::parse(&out).unwrap().code, 250);
+        let mut out = Vec::new();
+        Reply::new(99, None, "").write_wire(&mut out);
+        assert_eq!(out, b"451 \r\n");
     }
 
     #[test]

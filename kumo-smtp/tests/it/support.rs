@@ -1,4 +1,5 @@
-//! Shared helpers: the aiosmtpd peer, test certificates, scripted servers, plans.
+//! Shared helpers: the aiosmtpd peer, test certificates, scripted servers, plans, and for the
+//! server side a recording handler, a server on loopback and a raw client.
 
 use std::future::Future;
 use std::io;
@@ -8,7 +9,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kumo_smtp::{Client, ClientConfig, Io, Target, Timeouts, TlsPolicy, rustls};
+use kumo_smtp::{
+    Client, ClientConfig, ConnectionLimiter, Handler, Io, MailFrom, ReceivedEnvelope, Reply,
+    ServerConfig, SessionInfo, SessionSummary, Target, Timeouts, TlsPolicy, rustls,
+};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -187,6 +191,7 @@ impl Drop for Peer {
 /// A self-signed certificate for [`MX_HOST`], made at test time, in PEM files.
 pub(crate) struct TestCert {
     pub(crate) der: rustls::pki_types::CertificateDer<'static>,
+    key_der: Vec<u8>,
     cert_path: PathBuf,
     key_path: PathBuf,
     _dir: tempfile::TempDir,
@@ -202,10 +207,24 @@ impl TestCert {
         std::fs::write(&key_path, key.signing_key.serialize_pem()).expect("write key");
         TestCert {
             der: key.cert.der().clone(),
+            key_der: key.signing_key.serialize_der(),
             cert_path,
             key_path,
             _dir: dir,
         }
+    }
+
+    /// A rustls server configuration presenting this certificate (for the server side).
+    pub(crate) fn server_tls(&self) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(self.key_der.clone().into());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![self.der.clone()], key)
+            .expect("server certificate");
+        Arc::new(config)
     }
 
     /// A root store holding just this certificate.
@@ -383,4 +402,159 @@ pub(crate) fn show(chunks: &[Vec<u8>]) -> Vec<String> {
         .iter()
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect()
+}
+
+/// A server-side [`Handler`] that accepts every sender, refuses recipients whose local part
+/// is `reject`, and records every message and every session's summary.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    pub(crate) messages: Mutex<Vec<(ReceivedEnvelope, Vec<u8>)>>,
+    pub(crate) summaries: Mutex<Vec<SessionSummary>>,
+}
+
+impl Handler for Recorder {
+    async fn rcpt_to(&self, _: &SessionInfo, _: &MailFrom, rcpt: &str) -> Reply {
+        if rcpt.starts_with("reject@") {
+            Reply::new(550, Some((5, 1, 1)), "no such user")
+        } else {
+            Reply::new(250, Some((2, 1, 5)), "recipient ok")
+        }
+    }
+
+    async fn message(&self, _: &SessionInfo, envelope: &ReceivedEnvelope, data: Vec<u8>) -> Reply {
+        self.messages.lock().unwrap().push((envelope.clone(), data));
+        Reply::new(250, Some((2, 0, 0)), "queued")
+    }
+
+    fn session_ended(&self, summary: &SessionSummary) {
+        self.summaries.lock().unwrap().push(summary.clone());
+    }
+}
+
+impl Recorder {
+    pub(crate) fn messages(&self) -> Vec<(ReceivedEnvelope, Vec<u8>)> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// The summaries, waiting up to two seconds for `n` of them.
+    pub(crate) async fn wait_summaries(&self, n: usize) -> Vec<SessionSummary> {
+        for _ in 0..200 {
+            if self.summaries.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.summaries.lock().unwrap().clone()
+    }
+}
+
+/// A kumo-smtp server (`serve`) on a loopback port with a [`Recorder`]; stopped on drop.
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) limiter: ConnectionLimiter,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub(crate) async fn start(config: ServerConfig, limiter: ConnectionLimiter) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let recorder = Arc::new(Recorder::default());
+        let task = tokio::spawn({
+            let recorder = recorder.clone();
+            let limiter = limiter.clone();
+            async move {
+                kumo_smtp::serve(listener, Arc::new(config), recorder, limiter, |io, _, _| io)
+                    .await;
+            }
+        });
+        TestServer {
+            addr,
+            recorder,
+            limiter,
+            task,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A raw client on a server: writes bytes and reads what comes back.
+pub(crate) struct Raw {
+    pub(crate) rd: tokio::net::tcp::OwnedReadHalf,
+    pub(crate) wr: tokio::net::tcp::OwnedWriteHalf,
+    /// Everything read so far.
+    pub(crate) seen: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects and waits for the greeting (or whatever comes first).
+    pub(crate) async fn connect(addr: SocketAddr) -> Raw {
+        let (rd, wr) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
+        let mut raw = Raw {
+            rd,
+            wr,
+            seen: Vec::new(),
+        };
+        raw.read_until("\r\n").await;
+        raw
+    }
+
+    /// Writes `bytes` while reading, until what was read since the call contains `expect`;
+    /// returns that part. Panics after 10 s.
+    pub(crate) async fn send(&mut self, bytes: &[u8], expect: &str) -> String {
+        let (wrote, read) = tokio::join!(self.wr.write_all(bytes), async {
+            let start = self.seen.len();
+            read_until_from(&mut self.rd, &mut self.seen, start, expect).await
+        });
+        // A server that closed on us may fail the write; the replies tell what happened.
+        let _ = wrote;
+        read
+    }
+
+    /// Reads until what is read from now on contains `expect`.
+    pub(crate) async fn read_until(&mut self, expect: &str) -> String {
+        let start = self.seen.len();
+        read_until_from(&mut self.rd, &mut self.seen, start, expect).await
+    }
+
+    /// `true` when the server closes the connection within 5 s (reading what remains).
+    pub(crate) async fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.rd.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(n)) => self.seen.extend_from_slice(&buf[..n]),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+async fn read_until_from(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    seen: &mut Vec<u8>,
+    start: usize,
+    expect: &str,
+) -> String {
+    let mut buf = vec![0u8; 1 << 16];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = String::from_utf8_lossy(&seen[start..]).into_owned();
+        if text.contains(expect) {
+            return text;
+        }
+        match tokio::time::timeout_at(deadline, rd.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => panic!("{expect:?} not received; got {text:?}"),
+        }
+    }
 }
