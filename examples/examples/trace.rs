@@ -1,13 +1,15 @@
-//! Watch the demo MTA's delivery sessions as they happen (like `kcli trace-smtp-client`): reads
-//! the JSON-lines trace stream and prints each event with kumo-trace's formatter, timed from the
-//! session's first observed record.
+//! Watch the demo MTA's SMTP sessions as they happen: its deliveries (like
+//! `kcli trace-smtp-client`) or, with `--server`, the sessions of its ESMTP listener (like
+//! `kcli trace-smtp-server`). Reads the JSON-lines trace stream and prints each event with
+//! kumo-trace's formatter, timed from the session's first observed record.
 //!
 //! ```sh
-//! cargo run --example trace -- [--url http://127.0.0.1:8000] [--terse] [--only-new] [--only-one] [--json]
+//! cargo run --example trace -- [--url http://127.0.0.1:8000] [--server] [--terse] [--only-new] [--only-one] [--json]
 //! ```
 //!
 //! `--terse` abbreviates message data to its first line and a byte count; `--only-new` shows only
-//! sessions that start after you connect; `--only-one` follows one session and exits when it ends.
+//! sessions that start after you connect (on the server side: whose connection was seen);
+//! `--only-one` follows one session and exits when it ends.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -21,11 +23,10 @@ use kumo_examples::cli::{ToolArgs, error_chain};
 use kumo_examples::http::{self, Request, Target};
 use kumo_trace::{Formatter, from_json_line};
 
-const USAGE: &str =
-    "usage: trace [--url http://127.0.0.1:8000] [--terse] [--only-new] [--only-one] [--json]";
+const USAGE: &str = "usage: trace [--url http://127.0.0.1:8000] [--server] [--terse] [--only-new] [--only-one] [--json]";
 
 fn main() -> ExitCode {
-    let flags = ["--terse", "--only-new", "--only-one", "--json"];
+    let flags = ["--terse", "--only-new", "--only-one", "--json", "--server"];
     let args = match ToolArgs::parse(std::env::args().skip(1), &flags, &[]) {
         Ok(a) => a,
         Err(e) => {
@@ -34,10 +35,11 @@ fn main() -> ExitCode {
         }
     };
     let url = &args.url;
-    let [terse, only_new, only_one, json] = flags.map(|f| args.flag(f));
+    let [terse, only_new, only_one, json, server] = flags.map(|f| args.flag(f));
+    let side = if server { "server" } else { "client" };
     let target = match Target::parse(url) {
         Ok(t) => t.with_path(&format!(
-            "/api/trace/v1?terse={terse}&only_new={only_new}&only_one={only_one}"
+            "/api/trace/v1?terse={terse}&only_new={only_new}&only_one={only_one}&side={side}"
         )),
         Err(e) => {
             eprintln!("trace: {e}");

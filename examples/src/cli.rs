@@ -24,6 +24,8 @@ OPTIONS:
     --deliver smtp         deliver for real: SMTP over TCP along the MX plan (the .test zones
                            point at loopback addresses 127.0.0.x), every session traced
     --smtp-port N          the port SMTP delivery connects to (default 25)
+    --smtp-listen ADDR     also accept mail over SMTP on ADDR (for example 127.0.0.1:2525);
+                           relay control in listener.toml (loopback may relay anywhere)
     --spool DIR            keep the spool in DIR (default: kumo-demo-spool in the temporary
                            folder, kept across runs; the self test uses a fresh one)
     --spool-backend KIND   database (default: one redb file) or files (one file per message)
@@ -96,6 +98,8 @@ pub struct MtaArgs {
     pub deliver: Option<DeliverTarget>,
     /// The port of `--deliver smtp`.
     pub smtp_port: u16,
+    /// The ESMTP listener's address.
+    pub smtp_listen: Option<SocketAddr>,
     /// Run the self test with this many recipients, then exit.
     pub selftest: Option<u64>,
     /// Run the crash self test with this many recipients, then exit.
@@ -125,6 +129,7 @@ impl Default for MtaArgs {
             config: None,
             deliver: None,
             smtp_port: DEFAULT_SMTP_PORT,
+            smtp_listen: None,
             selftest: None,
             selftest_crash: None,
             spool: None,
@@ -220,6 +225,10 @@ impl MtaArgs {
                             });
                         }
                     };
+                }
+                "--smtp-listen" => {
+                    let v = value("--smtp-listen")?;
+                    out.smtp_listen = Some(parse_addr("--smtp-listen", &v)?);
                 }
                 "--spool" => out.spool = Some(PathBuf::from(value("--spool")?)),
                 "--spool-backend" => {
@@ -463,7 +472,15 @@ mod tests {
         assert_eq!(a.probabilities.transient, Some(0.25));
         assert_eq!(a.probabilities.permanent, Some(0.0));
         assert_eq!(a.seed, Some(7));
-        let a = MtaArgs::parse(["--deliver", "smtp", "--smtp-port=2525"]).unwrap();
+        let a = MtaArgs::parse([
+            "--deliver",
+            "smtp",
+            "--smtp-port=2525",
+            "--smtp-listen",
+            "127.0.0.1:2526",
+        ])
+        .unwrap();
+        assert_eq!(a.smtp_listen.unwrap().port(), 2526);
         assert_eq!(a.deliver, Some(DeliverTarget::Smtp));
         assert_eq!(a.smtp_port, 2525);
         assert_eq!(MtaArgs::parse(["--fast"]).unwrap().smtp_port, 25);

@@ -9,6 +9,7 @@
 //! | `queues.toml` | `[retry]`, `[clock]` | the retry schedule of deferred messages, the speed of simulated time |
 //! | `shaping.toml` | `[shaping.default]`, `[shaping.domains."DOMAIN"]` | sessions at once per domain, address family, addresses per plan |
 //! | `delivery.toml` | `[delivery]` | the weights of the simulated answers and the session latency |
+//! | `listener.toml` | `[listener]` | who may relay through the ESMTP listener (`--smtp-listen`) |
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +31,46 @@ pub struct DemoConfig {
     pub shaping: ShapingConfig,
     /// The simulated delivery stage.
     pub delivery: DeliveryConfig,
+    /// Relay control of the ESMTP listener.
+    pub listener: ListenerConfig,
+}
+
+/// The `[listener]` section: relay control of the ESMTP listener, as KumoMTA's defaults.
+///
+/// A peer whose address is in `relay_hosts` may send to any domain; any other peer only to the
+/// domains in `relay_domains` (A-labels, lowercase); other recipients get `550 5.7.1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Networks whose peers may relay anywhere (default: loopback only).
+    pub relay_hosts: Vec<kumo_trace::Cidr>,
+    /// Domains that accept mail from any peer (default: none).
+    pub relay_domains: Vec<String>,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        let net = |s: &str| s.parse().expect("a literal network");
+        Self {
+            relay_hosts: vec![net("127.0.0.0/8"), net("::1/128")],
+            relay_domains: Vec::new(),
+        }
+    }
+}
+
+impl ListenerConfig {
+    /// Whether `peer` may send to `domain` (an A-label).
+    pub fn may_relay(&self, peer: std::net::IpAddr, domain: &str) -> bool {
+        let peer = match peer {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.relay_hosts.iter().any(|n| n.contains(peer))
+            || self
+                .relay_domains
+                .iter()
+                .any(|d| d.trim_end_matches('.').eq_ignore_ascii_case(domain))
+    }
 }
 
 /// When deferred messages are retried, in simulated seconds (KumoMTA's `retry_interval`,
@@ -350,6 +391,14 @@ pub fn default_files(profile: Profile) -> Vec<(&'static str, String)> {
                 d.success, d.transient, d.permanent, d.connect_failure
             ),
         ),
+        (
+            "listener.toml",
+            "# Relay control of the ESMTP listener (--smtp-listen), as KumoMTA's defaults.\n\
+             [listener]\n\
+             relay_hosts = [\"127.0.0.0/8\", \"::1/128\"]  # these peers may relay to any domain\n\
+             relay_domains = []  # other peers may send only to these domains (550 5.7.1 otherwise)\n"
+                .to_owned(),
+        ),
     ]
 }
 
@@ -394,11 +443,30 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.clock.speedup, 600.0);
         assert_eq!(s.delivery.latency_ms, 0);
+        assert_eq!(s.listener, ListenerConfig::default());
         let r = merged(Profile::SelftestSmtp);
         r.validate().unwrap();
         assert_eq!(r.clock.speedup, 600.0);
         assert_eq!(r.retry.max_age, 86_400.0);
         assert_eq!(r.retry.interval, s.retry.interval);
+    }
+
+    #[test]
+    fn relay_control() {
+        let l = ListenerConfig::default();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(l.may_relay(ip("127.0.0.1"), "example.test"));
+        assert!(l.may_relay(ip("::1"), "example.test"));
+        assert!(l.may_relay(ip("::ffff:127.0.0.5"), "example.test"));
+        assert!(!l.may_relay(ip("192.0.2.1"), "example.test"));
+        let l = ListenerConfig {
+            relay_hosts: vec![],
+            relay_domains: vec!["Example.TEST.".into()],
+        };
+        assert!(l.may_relay(ip("192.0.2.1"), "example.test"));
+        assert!(!l.may_relay(ip("127.0.0.1"), "gmail.test"));
+        let bad = toml::from_str::<DemoConfig>("[listener]\nrelay_hosts = [\"not a net\"]\n");
+        assert!(bad.is_err(), "a bad network does not parse");
     }
 
     #[test]

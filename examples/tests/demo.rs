@@ -890,3 +890,275 @@ async fn a_connection_lost_after_the_final_dot_is_retried_and_counted_as_a_possi
     assert_eq!(snap.queues["nomx.test"].delivered, 0.0);
     demo.shutdown().await;
 }
+
+// --- The ESMTP listener (`--smtp-listen`) against clients nobody here wrote -------------------
+
+fn python() -> Option<String> {
+    match std::env::var("KUMO_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("KUMO_TEST_PYTHON is required when CI is set (scripts/test sets it)")
+        }
+        _ => None,
+    }
+}
+
+/// Runs a Python script with arguments; its standard output (panics on failure).
+async fn run(program: String, args: Vec<String>) -> String {
+    let out = tokio::process::Command::new(&program)
+        .args(&args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Sends one message made by Python's `email` package with `smtplib` (`SMTPUTF8`, `8BITMIME`):
+/// writes the bytes it sent to `sent`, prints the refused recipients as JSON.
+const SMTPLIB_SEND: &str = r#"
+import json, smtplib, sys
+from email.message import EmailMessage
+from email import policy
+port, sent, sender, *rcpts = sys.argv[1:]
+m = EmailMessage(policy=policy.SMTP)
+m["From"] = sender
+m["To"] = ", ".join(rcpts)
+m["Subject"] = "Grüße from smtplib"
+m.set_content("first line\n.a line that starts with a dot\n..two dots\nZoë\n")
+data = m.as_bytes()
+open(sent, "wb").write(data)
+with smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.example") as s:
+    try:
+        refused = s.sendmail(sender, rcpts, data, mail_options=["BODY=8BITMIME", "SMTPUTF8"])
+    except smtplib.SMTPRecipientsRefused as e:
+        refused = e.recipients
+print(json.dumps({r: [c, m.decode()] for r, (c, m) in refused.items()}))
+"#;
+
+async fn start_listening(config: &Path, maildir: &Path) -> Demo {
+    write_defaults(config, Profile::Selftest).unwrap();
+    set_weights(config, 1.0, 0.0, 0.0);
+    Demo::start(DemoOptions {
+        config: Some(config.to_owned()),
+        profile: Profile::Selftest,
+        deliver: Some(DeliverTarget::Maildir(maildir.to_owned())),
+        smtp_listen: Some("127.0.0.1:0".parse().unwrap()),
+        config_scan: Duration::from_millis(100),
+        ..DemoOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn maildir_files(maildir: &Path) -> Vec<Vec<u8>> {
+    std::fs::read_dir(maildir.join("new"))
+        .map(|r| {
+            r.map(|e| std::fs::read(e.unwrap().path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Splits a delivered message into its `Received:` header and the rest.
+fn split_received(m: &[u8]) -> (String, &[u8]) {
+    assert!(
+        m.starts_with(b"Received: from "),
+        "{}",
+        String::from_utf8_lossy(m)
+    );
+    // The header's continuation lines start with a tab; the next header does not.
+    let mut end = 0;
+    while let Some(i) = m[end..].windows(2).position(|w| w == b"\r\n") {
+        end += i + 2;
+        if m.get(end) != Some(&b'\t') {
+            break;
+        }
+    }
+    (String::from_utf8_lossy(&m[..end]).into_owned(), &m[end..])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtplib_and_swaks_mail_is_received_traced_and_delivered_byte_identical() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (config, maildir) = (dir.path().join("config"), dir.path().join("mail"));
+    std::fs::create_dir_all(&config).unwrap();
+    let demo = start_listening(&config, &maildir).await;
+    let port = demo.smtp_addr().unwrap().port();
+
+    // A watcher of the listener's sessions (server side only), until one closes.
+    let target = Target::from_addr(demo.http_addr(), "/api/trace/v1?side=server&only_new=true");
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut events = Vec::new();
+        let mut buf = Vec::new();
+        http::stream(
+            &target,
+            Request {
+                timeout: Some(Duration::from_secs(20)),
+                ..Request::default()
+            },
+            |chunk| {
+                buf.extend_from_slice(chunk);
+                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=i).collect();
+                    let ev = kumo_trace::from_json_line(&line).unwrap();
+                    let closed = ev.is_closing();
+                    events.push(ev);
+                    if closed {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .unwrap();
+        events
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // smtplib, a message from Python's email package (8-bit, dot lines, UTF-8 subject).
+    let sent = dir.path().join("sent.eml");
+    let refused = run(
+        py.clone(),
+        vec![
+            "-c".into(),
+            SMTPLIB_SEND.into(),
+            port.to_string(),
+            sent.display().to_string(),
+            "py@kumo.test".into(),
+            "anna@example.test".into(),
+            "bert@gmail.test".into(),
+            "zoë@bücher.test".into(),
+        ],
+    )
+    .await;
+    assert_eq!(refused.trim(), "{}");
+    let sent = std::fs::read(&sent).unwrap();
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    let files = maildir_files(&maildir);
+    assert_eq!(files.len(), 3, "one copy per recipient (one with SMTPUTF8)");
+    for f in &files {
+        let (received, rest) = split_received(f);
+        assert!(
+            received.contains("from client.example (127.0.0.1)"),
+            "{received}"
+        );
+        assert!(received.contains("by demo.kumo.test (kumo demo) with ESMTP id "));
+        assert_eq!(rest, sent.as_slice(), "byte-identical apart from Received:");
+    }
+
+    // The server-side trace saw the session on the wire.
+    let events = reader.await.unwrap();
+    use kumo_trace::Payload as P;
+    assert!(events.iter().all(|e| e.side == kumo_trace::Side::Server));
+    assert_eq!(events[0].payload, P::Connected);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.payload == P::read("ehlo client.example\r\n"))
+    );
+    assert!(events.iter().any(
+        |e| matches!(&e.payload, P::Write { data } if data.starts_with("250 2.0.0 OK queued as"))
+    ));
+
+    // swaks, if installed (scripts/test installs it; CI requires it).
+    let swaks = std::process::Command::new("swaks")
+        .arg("--version")
+        .output();
+    match swaks {
+        Ok(o) if o.status.success() => {
+            run(
+                "swaks".into(),
+                [
+                    "--server",
+                    &format!("127.0.0.1:{port}"),
+                    "--from",
+                    "sw@kumo.test",
+                    "--to",
+                    "carl@xn--bcher-kva.test",
+                    "--header",
+                    "Subject: from swaks",
+                    "--body",
+                    "hello from swaks\n.dot\n",
+                    "--helo",
+                    "swaks.example",
+                ]
+                .map(String::from)
+                .to_vec(),
+            )
+            .await;
+            assert!(demo.wait_idle(Duration::from_secs(30)).await);
+            let files = maildir_files(&maildir);
+            assert_eq!(files.len(), 4);
+            let swaked = files
+                .iter()
+                .find(|f| String::from_utf8_lossy(f).contains("Subject: from swaks"))
+                .expect("the swaks message was delivered");
+            let (received, rest) = split_received(swaked);
+            assert!(received.contains("from swaks.example"), "{received}");
+            let rest = String::from_utf8_lossy(rest);
+            assert!(rest.contains("\r\nhello from swaks\r\n.dot\r\n"), "{rest}");
+        }
+        _ if std::env::var_os("CI").is_some() => panic!("swaks is required when CI is set"),
+        _ => {}
+    }
+    let snap = get(&demo, "/metrics", &[]).await;
+    let text = String::from_utf8_lossy(&snap.body).into_owned();
+    assert!(text.contains("\ntotal_smtp_messages_received "), "{text}");
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_peer_may_only_send_to_relay_domains() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (config, maildir) = (dir.path().join("config"), dir.path().join("mail"));
+    std::fs::create_dir_all(&config).unwrap();
+    let demo = start_listening(&config, &maildir).await;
+    // Loopback is not trusted any more; example.test accepts mail from anyone.
+    std::fs::write(
+        config.join("listener.toml"),
+        "[listener]\nrelay_hosts = [\"192.0.2.0/24\"]\nrelay_domains = [\"example.test\"]\n",
+    )
+    .unwrap();
+    demo.rescan_config();
+    let port = demo.smtp_addr().unwrap().port();
+    let sent = dir.path().join("sent.eml");
+    let refused = run(
+        py,
+        vec![
+            "-c".into(),
+            SMTPLIB_SEND.into(),
+            port.to_string(),
+            sent.display().to_string(),
+            "py@kumo.test".into(),
+            "local@example.test".into(),
+            "far@gmail.test".into(),
+        ],
+    )
+    .await;
+    let refused: serde_json::Value = serde_json::from_str(&refused).unwrap();
+    assert_eq!(refused["far@gmail.test"][0], 550);
+    assert!(
+        refused["far@gmail.test"][1]
+            .as_str()
+            .unwrap()
+            .contains("5.7.1"),
+        "{refused}"
+    );
+    assert!(refused.get("local@example.test").is_none(), "{refused}");
+    assert!(demo.wait_idle(Duration::from_secs(30)).await);
+    assert_eq!(maildir_files(&maildir).len(), 1);
+    let text = String::from_utf8_lossy(&get(&demo, "/metrics", &[]).await.body).into_owned();
+    assert!(
+        text.contains("total_smtp_refusals{reason=\"relay_denied\"} 1"),
+        "{text}"
+    );
+    demo.shutdown().await;
+}

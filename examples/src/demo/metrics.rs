@@ -14,6 +14,10 @@ kumo_metrics::label_set! {
     /// Per-destination connection metrics.
     pub struct ConnLabels { mx_host, address }
 }
+kumo_metrics::label_set! {
+    /// Why the ESMTP listener refused something.
+    pub struct ReasonLabel { reason }
+}
 
 /// Pop tardiness buckets in seconds: KumoMTA's `timeq_pop_tardiness` buckets (0.25 s to 15 s),
 /// with finer ones below, since the self test's tick is a few milliseconds.
@@ -47,6 +51,9 @@ pub(crate) struct DemoMetrics {
     pub(crate) spool_errors: Counter,
     pub(crate) deferred_unspooled: Counter,
     pub(crate) possible_duplicates: Counter,
+    pub(crate) smtp_received: Counter,
+    pub(crate) smtp_sessions: Counter,
+    smtp_refusals: Family<ReasonLabel<'static>, Counter>,
     pub(crate) spool_live: Gauge,
     pub(crate) spool_bytes_written: Gauge,
     pub(crate) spool_syncs: Gauge,
@@ -179,6 +186,27 @@ impl DemoMetrics {
                 )
                 .counter::<()>()?
                 .get_or_create(&()),
+            smtp_received: r
+                .family(
+                    "total_smtp_messages_received",
+                    "messages the ESMTP listener accepted (each spooled before its 250)",
+                )
+                .counter::<()>()?
+                .get_or_create(&()),
+            smtp_sessions: r
+                .family(
+                    "total_smtp_sessions",
+                    "SMTP sessions of the ESMTP listener that ended",
+                )
+                .counter::<()>()?
+                .get_or_create(&()),
+            smtp_refusals: r
+                .family(
+                    "total_smtp_refusals",
+                    "what the ESMTP listener refused, by reason (relay_denied, spool_error, \
+                     too_many_connections, idle_timeout, ...)",
+                )
+                .counter::<ReasonLabel<'static>>()?,
             spool_live: g("spool_message_count", "messages in the spool now")?,
             spool_bytes_written: g(
                 "spool_bytes_written",
@@ -244,6 +272,14 @@ impl DemoMetrics {
         self.fail_by_provider
             .get_or_create(&ProviderLabel { provider })
             .inc();
+    }
+    pub(crate) fn smtp_refusal(&self, reason: &str) {
+        self.smtp_refusals_by(reason, 1);
+    }
+    pub(crate) fn smtp_refusals_by(&self, reason: &str, n: u64) {
+        self.smtp_refusals
+            .get_or_create(&ReasonLabel { reason })
+            .inc_by(n);
     }
     pub(crate) fn connection(&self, mx_host: &str, address: &str, connected: bool) {
         let l = ConnLabels { mx_host, address };

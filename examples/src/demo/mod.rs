@@ -18,6 +18,7 @@ mod crash;
 mod engine;
 mod jobs;
 pub mod journal;
+mod listener;
 mod message;
 mod metrics;
 mod selftest;
@@ -65,6 +66,8 @@ pub struct DemoOptions {
     pub deliver: Option<DeliverTarget>,
     /// The port of real SMTP delivery.
     pub smtp_port: u16,
+    /// The ESMTP listener's address; `None`: no listener.
+    pub smtp_listen: Option<SocketAddr>,
     /// Delivery weights overriding the config files.
     pub probabilities: ProbabilityOverrides,
     /// Seed of the simulation.
@@ -93,6 +96,7 @@ impl Default for DemoOptions {
             profile: Profile::Interactive,
             deliver: None,
             smtp_port: crate::cli::DEFAULT_SMTP_PORT,
+            smtp_listen: None,
             probabilities: ProbabilityOverrides::default(),
             seed: 1,
             config_scan: Duration::from_secs(1),
@@ -124,6 +128,7 @@ impl DemoOptions {
             },
             deliver: args.deliver.clone(),
             smtp_port: args.smtp_port,
+            smtp_listen: args.smtp_listen,
             probabilities: args.probabilities,
             seed: args.seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -171,6 +176,9 @@ pub enum DemoError {
     /// The HTTP listener cannot bind.
     #[error("cannot listen on {0}")]
     Listen(SocketAddr, #[source] std::io::Error),
+    /// The ESMTP listener cannot bind.
+    #[error("cannot listen for SMTP on {0}")]
+    SmtpListen(SocketAddr, #[source] std::io::Error),
     /// Not called inside a tokio runtime.
     #[error("the demo needs a tokio runtime")]
     Runtime(#[source] kumo_inject::NoRuntime),
@@ -195,6 +203,7 @@ pub enum DemoError {
 pub struct Demo {
     engine: Arc<Engine>,
     http: SocketAddr,
+    smtp: Option<listener::Listener>,
     dns_server: Option<LoopbackDnsServer>,
     config_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -301,6 +310,14 @@ impl Demo {
             tokio::spawn(engine.clone().run_dispatcher(ready_rx)),
         ];
 
+        let smtp = match opts.smtp_listen {
+            Some(addr) => Some(
+                listener::start(&engine, addr, smtp::EHLO_NAME)
+                    .await
+                    .map_err(|e| DemoError::SmtpListen(addr, e))?,
+            ),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| DemoError::Listen(opts.listen, e))?;
@@ -329,6 +346,7 @@ impl Demo {
         Ok(Demo {
             engine,
             http,
+            smtp,
             dns_server,
             config_dir,
             _temp: temp,
@@ -346,6 +364,11 @@ impl Demo {
     /// The HTTP listener's address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http
+    }
+
+    /// The ESMTP listener's address, when `--smtp-listen` was given.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp.as_ref().map(|l| l.addr)
     }
 
     /// The in-process DNS server's address (`None` with `--dns`).
@@ -412,6 +435,7 @@ impl Demo {
     pub fn banner(&self) -> String {
         banner(
             self.http,
+            self.smtp_addr(),
             self.dns_addr(),
             &self.config_dir,
             self.spool_dir(),
@@ -438,6 +462,10 @@ impl Demo {
         }
         if let Some(smtp) = &self.engine.smtp {
             smtp.close_idle(true);
+        }
+        if let Some(l) = self.smtp.take() {
+            l.task.abort();
+            let _ = l.task.await;
         }
         if let Some(driver) = self.driver.take() {
             // What is still scheduled is in the spool and comes back at the next start.
@@ -523,6 +551,7 @@ async fn recover(
 /// The start-up text: what the demo serves and three commands to try.
 pub fn banner(
     http: SocketAddr,
+    smtp: Option<SocketAddr>,
     dns: Option<SocketAddr>,
     config_dir: &Path,
     spool_dir: &Path,
@@ -537,13 +566,18 @@ pub fn banner(
         None => "  dns       the resolver given with --dns\n".to_owned(),
     };
     let delivery = config_dir.join("delivery.toml");
+    let smtp_line = match smtp {
+        Some(a) => format!("  smtp      {a} (ESMTP listener; relay control in listener.toml)\n"),
+        None => String::new(),
+    };
     format!(
         "kumo demo MTA is running\n\
          \n\
          \x20 inject    POST {base}/api/inject/v1   (KumoMTA's inject v1 JSON)\n\
          \x20 metrics   {base}/metrics   and   {base}/metrics.json   (gzip on Accept-Encoding)\n\
-         \x20 trace     {base}/api/trace/v1   (JSON lines; ?terse=true&only_new=true&only_one=true)\n\
+         \x20 trace     {base}/api/trace/v1   (JSON lines; ?terse=true&only_new=true&only_one=true&side=client|server)\n\
          \x20 status    {base}/api/status\n\
+         {smtp_line}\
          {dns_line}\
          \x20 config    {dir}  (queues.toml, shaping.toml, delivery.toml; edits apply within a second)\n\
          \x20 spool     {spool}  (--spool DIR; recovered {recovered} messages in {secs:.3} s)\n\

@@ -22,6 +22,17 @@ struct TraceQuery {
     terse: bool,
     only_new: bool,
     only_one: bool,
+    /// `client` (delivery sessions) or `server` (the ESMTP listener's sessions); both when
+    /// absent.
+    side: Option<TraceSide>,
+}
+
+/// The `side` of `GET /api/trace/v1`, as `kcli trace-smtp-client` and `trace-smtp-server`.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TraceSide {
+    Client,
+    Server,
 }
 
 /// The status document of `GET /api/status`.
@@ -94,7 +105,7 @@ async fn index() -> impl IntoResponse {
          POST /api/inject/v1   inject messages (KumoMTA's inject v1 JSON)\n\
          GET  /metrics         Prometheus text (gzip/deflate on Accept-Encoding)\n\
          GET  /metrics.json    the same as JSON\n\
-         GET  /api/trace/v1    delivery sessions as JSON lines (?terse=true&only_new=true&only_one=true)\n\
+         GET  /api/trace/v1    SMTP sessions as JSON lines (?terse=true&only_new=true&only_one=true&side=client|server)\n\
          GET  /api/status      counts and the configuration in force\n",
     )
 }
@@ -110,14 +121,22 @@ async fn trace_handler(
     let Ok(Query(q)) = query else {
         return (
             StatusCode::BAD_REQUEST,
-            "expected terse, only_new, only_one as true/false\n",
+            "expected terse, only_new, only_one as true/false, side as client or server\n",
         )
             .into_response();
     };
+    let mut filter = kumo_trace::MetaFilter::new();
+    if let Some(side) = q.side {
+        filter = filter.with_side(match side {
+            TraceSide::Client => kumo_trace::Side::Client,
+            TraceSide::Server => kumo_trace::Side::Server,
+        });
+    }
     let sub = engine.trace.subscribe(SubscribeOptions {
         terse: q.terse,
         only_new: q.only_new,
         only_one: q.only_one,
+        filter,
         ..SubscribeOptions::default()
     });
     let stream = futures_util::stream::unfold(sub, |mut sub| async move {
