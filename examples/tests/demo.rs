@@ -919,13 +919,14 @@ async fn run(program: String, args: Vec<String>) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Sends one message made by Python's `email` package with `smtplib` (`SMTPUTF8`, `8BITMIME`):
-/// writes the bytes it sent to `sent`, prints the refused recipients as JSON.
+/// Sends one message made by Python's `email` package with `smtplib` (`SMTPUTF8`, `8BITMIME`;
+/// first `STARTTLS` when the mode is `starttls`): writes the bytes it sent to `sent`, prints
+/// the refused recipients as JSON.
 const SMTPLIB_SEND: &str = r#"
-import json, smtplib, sys
+import json, smtplib, ssl, sys
 from email.message import EmailMessage
 from email import policy
-port, sent, sender, *rcpts = sys.argv[1:]
+mode, port, sent, sender, *rcpts = sys.argv[1:]
 m = EmailMessage(policy=policy.SMTP)
 m["From"] = sender
 m["To"] = ", ".join(rcpts)
@@ -934,6 +935,8 @@ m.set_content("first line\n.a line that starts with a dot\n..two dots\nZoë\n")
 data = m.as_bytes()
 open(sent, "wb").write(data)
 with smtplib.SMTP("127.0.0.1", int(port), local_hostname="client.example") as s:
+    if mode == "starttls":
+        s.starttls(context=ssl._create_unverified_context())
     try:
         refused = s.sendmail(sender, rcpts, data, mail_options=["BODY=8BITMIME", "SMTPUTF8"])
     except smtplib.SMTPRecipientsRefused as e:
@@ -1029,6 +1032,7 @@ async fn smtplib_and_swaks_mail_is_received_traced_and_delivered_byte_identical(
         vec![
             "-c".into(),
             SMTPLIB_SEND.into(),
+            "starttls".into(),
             port.to_string(),
             sent.display().to_string(),
             "py@kumo.test".into(),
@@ -1049,7 +1053,7 @@ async fn smtplib_and_swaks_mail_is_received_traced_and_delivered_byte_identical(
             received.contains("from client.example (127.0.0.1)"),
             "{received}"
         );
-        assert!(received.contains("by demo.kumo.test (kumo demo) with ESMTP id "));
+        assert!(received.contains("by demo.kumo.test (kumo demo) with ESMTPS id "));
         assert_eq!(rest, sent.as_slice(), "byte-identical apart from Received:");
     }
 
@@ -1135,6 +1139,7 @@ async fn an_untrusted_peer_may_only_send_to_relay_domains() {
         vec![
             "-c".into(),
             SMTPLIB_SEND.into(),
+            "plain".into(),
             port.to_string(),
             sent.display().to_string(),
             "py@kumo.test".into(),

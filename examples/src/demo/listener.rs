@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use kumo_smtp::{
     ConnectionLimiter, Handler, Io, MailFrom, ReceivedEnvelope, Reply, ServerConfig, SessionEnd,
-    SessionInfo, SessionSummary,
+    SessionInfo, SessionSummary, rustls,
 };
 use kumo_trace::{ConnMeta, SessionKey, Side, TracedStream, Tracer};
 use time::OffsetDateTime;
@@ -173,7 +173,24 @@ pub(crate) struct Listener {
     pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
-/// Binds `addr` and serves SMTP into `engine`, each connection a traced server-side session.
+/// A rustls server configuration with a self-signed certificate for `hostname`, made at start
+/// (as a "snakeoil" certificate: STARTTLS encrypts; MX-to-MX senders do not check it).
+fn self_signed_tls(hostname: &str) -> std::io::Result<Arc<rustls::ServerConfig>> {
+    let made = rcgen::generate_simple_self_signed(vec![hostname.to_owned()])
+        .map_err(std::io::Error::other)?;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .map_err(std::io::Error::other)?;
+    Ok(Arc::new(config))
+}
+
+/// Binds `addr` and serves SMTP into `engine`, each connection a traced server-side session,
+/// offering STARTTLS with a certificate made at start.
 pub(crate) async fn start(
     engine: &Arc<Engine>,
     addr: SocketAddr,
@@ -181,7 +198,7 @@ pub(crate) async fn start(
 ) -> std::io::Result<Listener> {
     let socket = tokio::net::TcpListener::bind(addr).await?;
     let addr = socket.local_addr()?;
-    let config = Arc::new(ServerConfig::new(hostname));
+    let config = Arc::new(ServerConfig::new(hostname).tls(self_signed_tls(hostname)?));
     let handler = Arc::new(DemoHandler {
         engine: engine.clone(),
         hostname: hostname.to_owned(),
