@@ -1114,7 +1114,8 @@ async fn smtplib_and_swaks_mail_is_received_traced_and_delivered_byte_identical(
     }
     let snap = get(&demo, "/metrics", &[]).await;
     let text = String::from_utf8_lossy(&snap.body).into_owned();
-    assert!(text.contains("\ntotal_smtp_messages_received "), "{text}");
+    let received = format!("\ntotal_smtp_messages_received{{listener=\"127.0.0.1:{port}\"}} 2\n");
+    assert!(text.contains(&received), "{text}");
     demo.shutdown().await;
 }
 

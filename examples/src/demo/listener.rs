@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -35,7 +35,8 @@ const MAX_PER_PEER: usize = 50;
 pub(crate) struct DemoHandler {
     engine: Arc<Engine>,
     hostname: String,
-    received: AtomicU64,
+    /// The listener's address, the label of its metrics.
+    listener: String,
 }
 
 impl std::fmt::Debug for DemoHandler {
@@ -135,8 +136,7 @@ impl Handler for DemoHandler {
                 for m in msgs {
                     engine.accept(m);
                 }
-                self.received.fetch_add(1, Ordering::Relaxed);
-                engine.metrics.smtp_received.inc();
+                engine.metrics.smtp_received(&self.listener);
                 Self::reply(250, (2, 0, 0), &format!("OK queued as {first}"))
             }
             Err(_) => {
@@ -153,7 +153,7 @@ impl Handler for DemoHandler {
 
     fn session_ended(&self, summary: &SessionSummary) {
         let m = &self.engine.metrics;
-        m.smtp_sessions.inc();
+        m.smtp_session(&self.listener);
         let reason = match summary.end {
             SessionEnd::IdleTimeout => "idle_timeout",
             SessionEnd::SessionTimeout => "session_timeout",
@@ -202,7 +202,7 @@ pub(crate) async fn start(
     let handler = Arc::new(DemoHandler {
         engine: engine.clone(),
         hostname: hostname.to_owned(),
-        received: AtomicU64::new(0),
+        listener: addr.to_string(),
     });
     let limiter = ConnectionLimiter::new(MAX_CONNECTIONS, MAX_PER_PEER);
     let hub = engine.trace.clone();

@@ -18,6 +18,10 @@ kumo_metrics::label_set! {
     /// Why the ESMTP listener refused something.
     pub struct ReasonLabel { reason }
 }
+kumo_metrics::label_set! {
+    /// Per ESMTP listener (its address).
+    pub struct ListenerLabel { listener }
+}
 
 /// Pop tardiness buckets in seconds: KumoMTA's `timeq_pop_tardiness` buckets (0.25 s to 15 s),
 /// with finer ones below, since the self test's tick is a few milliseconds.
@@ -51,8 +55,8 @@ pub(crate) struct DemoMetrics {
     pub(crate) spool_errors: Counter,
     pub(crate) deferred_unspooled: Counter,
     pub(crate) possible_duplicates: Counter,
-    pub(crate) smtp_received: Counter,
-    pub(crate) smtp_sessions: Counter,
+    smtp_received: Family<ListenerLabel<'static>, Counter>,
+    smtp_sessions: Family<ListenerLabel<'static>, Counter>,
     smtp_refusals: Family<ReasonLabel<'static>, Counter>,
     pub(crate) spool_live: Gauge,
     pub(crate) spool_bytes_written: Gauge,
@@ -189,17 +193,15 @@ impl DemoMetrics {
             smtp_received: r
                 .family(
                     "total_smtp_messages_received",
-                    "messages the ESMTP listener accepted (each spooled before its 250)",
+                    "messages an ESMTP listener accepted (each spooled before its 250)",
                 )
-                .counter::<()>()?
-                .get_or_create(&()),
+                .counter::<ListenerLabel<'static>>()?,
             smtp_sessions: r
                 .family(
                     "total_smtp_sessions",
-                    "SMTP sessions of the ESMTP listener that ended",
+                    "SMTP sessions of an ESMTP listener that ended",
                 )
-                .counter::<()>()?
-                .get_or_create(&()),
+                .counter::<ListenerLabel<'static>>()?,
             smtp_refusals: r
                 .family(
                     "total_smtp_refusals",
@@ -271,6 +273,16 @@ impl DemoMetrics {
         self.fail.get_or_create(&QueueLabel { queue }).inc();
         self.fail_by_provider
             .get_or_create(&ProviderLabel { provider })
+            .inc();
+    }
+    pub(crate) fn smtp_received(&self, listener: &str) {
+        self.smtp_received
+            .get_or_create(&ListenerLabel { listener })
+            .inc();
+    }
+    pub(crate) fn smtp_session(&self, listener: &str) {
+        self.smtp_sessions
+            .get_or_create(&ListenerLabel { listener })
             .inc();
     }
     pub(crate) fn smtp_refusal(&self, reason: &str) {
