@@ -141,6 +141,17 @@ async fn load_200_sessions_for_30_s() {
         |io, _, _| io,
     ));
     let until = Instant::now() + Duration::from_secs(30);
+    // Memory: the resident set is sampled through the run; it must stay within a bound that
+    // does not grow with the messages sent (200 sessions' buffers and a 10 KB message each).
+    let rss_at_start = resident_bytes();
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        while Instant::now() < until {
+            peak = peak.max(resident_bytes());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        peak
+    });
     let body = [
         b"Subject: load\r\n\r\n".to_vec(),
         b"0123456789\r\n".repeat(850),
@@ -177,6 +188,23 @@ async fn load_200_sessions_for_30_s() {
     let received = counter.messages.load(Ordering::Relaxed);
     assert_eq!(received, sent, "nothing lost");
     assert_eq!(counter.bytes.load(Ordering::Relaxed), sent * body.len());
+    let peak = sampler.await.expect("sampler");
+    let growth = peak.saturating_sub(rss_at_start);
+    assert!(
+        growth < 128 << 20,
+        "resident memory grew by {growth} bytes over {sent} messages"
+    );
+}
+
+/// The process's resident set size, from `/proc/self/statm` (Linux), in bytes.
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
 }
 
 /// Counts messages and bytes, keeps nothing: the load test's memory stays flat.
