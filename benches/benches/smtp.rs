@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the `smtp` area: one 10 KB message sent over a reused connection
-//! to the in-process sink by `kumo_smtp` and by lettre's pooled transport, and the cost of a
-//! `kumo_trace::TracedStream` with no subscriber per I/O call.
+//! to the in-process sink by `kumo_smtp` and by lettre's pooled transport, the same message
+//! received by kumo-smtp's listener (`serve`, a handler that counts and drops) from
+//! `kumo_smtp`'s client, and the cost of a `kumo_trace::TracedStream` with no subscriber per
+//! I/O call.
 //!
 //! ```text
 //! cargo bench -p kumo-benches --no-default-features --features smtp --bench smtp
@@ -18,6 +20,7 @@ use kumo_benches::smtp::{
     IO_BYTES, MemStream, client_runtime, io_loop, kumo_client, kumo_envelope, lettre_envelope,
     lettre_transport, message, open_plain, traced_mem_stream,
 };
+use kumo_benches::smtp_receive::Listener;
 use kumo_benches::smtp_sink::{Ack, Sink};
 use kumo_smtp::Target;
 use kumo_trace::TraceHub;
@@ -68,6 +71,35 @@ fn send_one(c: &mut Criterion) {
     g.finish();
 }
 
+fn receive_one(c: &mut Criterion) {
+    let listener = Listener::start().expect("listener");
+    let rt = client_runtime();
+    let data: Arc<[u8]> = message().into();
+    let mut g = c.benchmark_group("smtp/receive_10KB_reused_connection");
+    let client = kumo_client();
+    let envelope = kumo_envelope();
+    let target = Target::new("listener.test", listener.addr());
+    let (mut conn, _) = rt
+        .block_on(client.connect(&[target], |t| open_plain(t.addr)))
+        .expect("connect");
+    g.bench_function("kumo_listener", |b| {
+        b.iter_custom(|iters| {
+            let before = listener.counts().messages;
+            let d = rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    assert!(conn.send(&envelope, &data).await.is_delivered());
+                }
+                start.elapsed()
+            });
+            assert_eq!(listener.counts().messages - before, iters);
+            d
+        })
+    });
+    rt.block_on(conn.quit());
+    g.finish();
+}
+
 fn traced_stream(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("smtp/poll_write_read_{IO_BYTES}B"));
     // One criterion iteration = one I/O call (a write and a read are two).
@@ -85,5 +117,5 @@ fn traced_stream(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, send_one, traced_stream);
+criterion_group!(benches, send_one, receive_one, traced_stream);
 criterion_main!(benches);

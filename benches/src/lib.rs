@@ -25,6 +25,8 @@ pub mod report;
 #[cfg(feature = "smtp")]
 pub mod smtp;
 #[cfg(feature = "smtp")]
+pub mod smtp_receive;
+#[cfg(feature = "smtp")]
 pub mod smtp_sink;
 #[cfg(feature = "spool")]
 pub mod spool;

@@ -1,9 +1,9 @@
-//! `smtp` area: sending mail with `kumo_smtp` beside lettre's pooled async SMTP transport, and
-//! the cost of tracing those sessions with `kumo_trace::TracedStream`, all on loopback in one
-//! process.
+//! `smtp` area: sending mail with `kumo_smtp` beside lettre's pooled async SMTP transport, the
+//! cost of tracing those sessions with `kumo_trace::TracedStream`, and receiving mail with
+//! kumo-smtp's listener against a plain TCP sink, all on loopback in one process.
 //!
-//! The receiver is [`Sink`], a minimal SMTP receiver written here
-//! (labelled a baseline receiver: kumo-smtp's server is not built yet). It answers every
+//! For the send figures the receiver is [`Sink`], a minimal SMTP receiver written here
+//! (a baseline receiver, so that the clients are measured and not a server). It answers every
 //! command at once, answers pipelined commands in one write, and runs on its own runtime and
 //! thread, so that it does not share the clients' runtime. The message is [`message`]: one
 //! realistic [`MESSAGE_LEN`]-byte RFC 5322 message (trace and DKIM headers, a
@@ -55,6 +55,44 @@
 //!   round asserts at least two events per message arrived or were counted as missed).
 //!   [`ROUNDS`] rounds of each, alternating, after one warm-up round of each; the best counts.
 //! * `traced_send_ratio`: terse subscriber divided by no subscriber (1.0: watching is free).
+//! * `receive_msgs_per_s`: kumo-smtp's server receiving N messages: [`Listener`]
+//!   (`kumo_smtp::serve` on its own runtime and thread, [`SINK_THREADS`](crate::smtp_sink::SINK_THREADS)
+//!   worker, like the sink; `ServerConfig` defaults but no message limit per connection; the
+//!   default `ConnectionLimiter`) with a [`CountingHandler`](crate::smtp_receive::CountingHandler)
+//!   that accepts every sender and recipient and, per message, counts it and its bytes and drops
+//!   the data. The sender is kumo-smtp's client exactly as in `send_msgs_per_s` ([`CONNECTIONS`]
+//!   connections, pipelining, connect and `QUIT` inside the timed run). Every round asserts that
+//!   every `Delivery` is `Delivered`, that the handler counted exactly N new messages of
+//!   exactly [`MESSAGE_LEN`] bytes each (the dot-unstuffed message), and that no session ended
+//!   other than by `QUIT`.
+//! * `receive_vs_tcp_ratio`: the listener's payload throughput divided by a plain TCP sink's
+//!   ([`TcpSink`]) on the same connection pattern, in the same run: [`CONNECTIONS`]
+//!   connections from the same client runtime, N/[`CONNECTIONS`] messages on each, every
+//!   message the very bytes kumo-smtp's client writes after `DATA` (the dot-stuffed message
+//!   and `.` CRLF, [`smtp_data_wire`]) in one `write_all`, then the sender closes its side and
+//!   waits for the sink's close; the sink, on its own runtime and thread like the listener,
+//!   only reads into a 64 KB buffer, counts and discards, and never writes. Payload throughput
+//!   is message data bytes per second on both sides: N × [`MESSAGE_LEN`] over the round's time
+//!   (so the ratio is the TCP time over the SMTP time). The TCP round asserts the sink read
+//!   exactly N times the wire bytes, each connection to its end. [`ROUNDS`] rounds alternating
+//!   the two after a warm-up of N/10 on each; the best round of each side counts.
+//!
+//!   Why this comparison: it asks how much of what loopback can move with this concurrency
+//!   the listener delivers to a host as whole messages, with the same bytes, connections,
+//!   threads and runtime on both sides, so the machine's speed cancels out. The TCP side is
+//!   the limit, not a peer: no SMTP at all. Caveats: the SMTP side has round trips and the TCP
+//!   side has none. kumo-smtp's client waits for the replies twice per message (`MAIL`,
+//!   `RCPT`, `DATA` pipelined, then the body and the dot), so each connection is idle on
+//!   the wire while the other end wakes up, parses and answers; the TCP sender streams
+//!   without a pause and the kernel coalesces its writes. The SMTP side also has the
+//!   commands and replies (about a hundred bytes each way per message, not counted as payload), the
+//!   client's own work (the same client as `send_msgs_per_s`: the ratio is of the whole
+//!   sender-and-listener pair), and the listener's per-message work (command parsing, DATA
+//!   decoding with its bare-CR/LF checks into a fresh `Vec`, the handler call). The goal is
+//!   at least 0.5; with round trips on a 2-vCPU machine, where each round trip costs thread
+//!   wake-ups, it is far from met (see the README). `send_msgs_per_s` in the same run, the
+//!   same client against the minimal [`Sink`], says how much of the gap is the protocol's
+//!   round trips rather than the listener.
 //! * `bare_stream_ns_per_io` and `traced_stream_overhead_ns_per_io`: the cost of an I/O call
 //!   through `TracedStream` with no subscriber minus through the bare stream: a loop of
 //!   `poll_write` + `poll_read` of [`IO_BYTES`] over [`MemStream`], an in-memory stream that
@@ -86,6 +124,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
+use crate::smtp_receive::{Listener, ReceiveCounts, TcpSink, smtp_data_wire, tcp_send};
 use crate::smtp_sink::{Ack, Sink, SinkCounts};
 use crate::{Better, CountingAlloc, Options, Reporter};
 
@@ -261,7 +300,7 @@ pub fn lettre_envelope() -> lettre::address::Envelope {
 }
 
 /// `n` split over `parts`, the first ones taking the remainder.
-fn share(n: u64, parts: usize, i: usize) -> u64 {
+pub(crate) fn share(n: u64, parts: usize, i: usize) -> u64 {
     n / parts as u64 + u64::from((i as u64) < n % parts as u64)
 }
 
@@ -627,6 +666,86 @@ pub fn compare_send(
     res
 }
 
+/// The best time of each side over `rounds` alternating rounds of `n` messages: kumo-smtp's
+/// client to kumo-smtp's listener, and the same bytes over plain TCP to the TCP sink.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveResult {
+    /// The listener's best time.
+    pub smtp: Duration,
+    /// The plain TCP sink's best time.
+    pub tcp: Duration,
+}
+
+/// Asserts that the listener took exactly `n` messages of [`MESSAGE_LEN`] bytes since
+/// `before`, and that no session ended other than by `QUIT`.
+fn check_listener(who: &str, listener: &Listener, before: &ReceiveCounts, n: u64) {
+    let got = listener.counts().since(before);
+    assert_eq!(got.messages, n, "{who}: the listener counted {got:?}");
+    assert_eq!(
+        got.bytes,
+        n * MESSAGE_LEN as u64,
+        "{who}: unexpected message bytes at the listener {got:?}"
+    );
+    assert_eq!(got.sessions_failed, 0, "{who}: a session failed {got:?}");
+}
+
+/// Asserts that the TCP sink read exactly `n` messages of `per_message` bytes over
+/// `conns` connections since `before`, each to its end.
+fn check_tcp(tcp: &TcpSink, before: &ReceiveCounts, n: u64, per_message: u64, conns: usize) {
+    let got = tcp.counts().since(before);
+    assert_eq!(got.bytes, n * per_message, "the TCP sink counted {got:?}");
+    assert_eq!(
+        got.messages, conns as u64,
+        "TCP connections read to the end {got:?}"
+    );
+}
+
+/// The listener and the plain TCP sink, `rounds` alternating rounds of `n` messages each
+/// over [`CONNECTIONS`] connections (after a warm-up of a tenth of that on each side).
+pub fn compare_receive(
+    rt: &Runtime,
+    listener: &Listener,
+    tcp: &TcpSink,
+    n: u64,
+    rounds: usize,
+) -> ReceiveResult {
+    let data: Arc<[u8]> = message().into();
+    let wire: Arc<[u8]> = smtp_data_wire(&data).into();
+    let per_message = wire.len() as u64;
+    let client = kumo_client();
+    let smtp_round = |n: u64| {
+        let before = listener.counts();
+        let d = rt.block_on(kumo_send(
+            &client,
+            listener.addr(),
+            None,
+            n,
+            CONNECTIONS,
+            &data,
+        ));
+        check_listener("kumo listener", listener, &before, n);
+        d
+    };
+    let tcp_round = |n: u64| {
+        let before = tcp.counts();
+        let d = rt.block_on(tcp_send(tcp.addr(), n, CONNECTIONS, &wire));
+        check_tcp(tcp, &before, n, per_message, CONNECTIONS);
+        d
+    };
+    let warm = n / 10 + CONNECTIONS as u64;
+    smtp_round(warm);
+    tcp_round(warm);
+    let mut res = ReceiveResult {
+        smtp: Duration::MAX,
+        tcp: Duration::MAX,
+    };
+    for _ in 0..rounds {
+        res.smtp = res.smtp.min(smtp_round(n));
+        res.tcp = res.tcp.min(tcp_round(n));
+    }
+    res
+}
+
 /// Runs the `smtp` area.
 pub fn run(opts: &Options, alloc: &CountingAlloc, r: &mut Reporter) {
     let n = opts.n.unwrap_or(DEFAULT_MESSAGES).max(CONNECTIONS as u64);
@@ -711,6 +830,21 @@ pub fn run(opts: &Options, alloc: &CountingAlloc, r: &mut Reporter) {
         Better::Higher,
     );
     drop(sink);
+
+    // Receiving: kumo-smtp's listener against the plain TCP sink, alternating.
+    let listener = Listener::start().expect("the listener");
+    let tcp = TcpSink::start().expect("the TCP sink");
+    let res = compare_receive(&rt, &listener, &tcp, n, ROUNDS);
+    drop((listener, tcp));
+    r.solo("receive_msgs_per_s", n, rate(res.smtp), Better::Higher);
+    // Payload: message bytes per second on both sides (N × MESSAGE_LEN over each time).
+    let payload = |d: Duration| (n * MESSAGE_LEN as u64) as f64 / d.as_secs_f64();
+    r.solo(
+        "receive_vs_tcp_ratio",
+        n,
+        payload(res.smtp) / payload(res.tcp),
+        Better::Higher,
+    );
 
     // Against the kernel's delayed ACKs: a hundredth of the messages, as each of lettre's
     // waits a delayed ACK out.

@@ -1,5 +1,6 @@
-//! A minimal in-process SMTP receiver for the `smtp` area: a baseline receiver written here,
-//! not a crate and not kumo-smtp's server (which is not built yet).
+//! A minimal in-process SMTP receiver for the `smtp` area's send figures: a baseline receiver
+//! written here, not a crate and not kumo-smtp's server (which the receive figures measure,
+//! see `smtp_receive`).
 //!
 //! It does as little as a receiver can while speaking correct SMTP to a client, so that the
 //! clients are measured and not the receiver:
