@@ -319,31 +319,8 @@ async fn retry_interval_edit_is_used_for_the_next_deferral() {
 async fn trace_stream_follows_one_session_until_it_closes() {
     let dir = tempfile::tempdir().unwrap();
     let demo = start(dir.path(), None).await;
-    let target = Target::from_addr(
-        demo.http_addr(),
-        "/api/trace/v1?terse=true&only_new=true&only_one=true",
-    );
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        let mut buf = Vec::new();
-        let head = http::stream(
-            &target,
-            Request {
-                timeout: Some(Duration::from_secs(20)),
-                ..Request::default()
-            },
-            |chunk| {
-                buf.extend_from_slice(chunk);
-                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=i).collect();
-                    lines.push(kumo_trace::from_json_line(&line).unwrap());
-                }
-                true
-            },
-        )
-        .unwrap();
-        (head, lines)
-    });
+    // only_one: the stream ends by itself when the session closes.
+    let reader = watch_trace(&demo, "terse=true&only_new=true&only_one=true", |_| false);
     // Inject until the subscriber has seen a whole session (it may connect late under load).
     for _ in 0..200 {
         if reader.is_finished() {
@@ -352,8 +329,7 @@ async fn trace_stream_follows_one_session_until_it_closes() {
         inject(&demo, vec!["t@example.test".into(), "u@gmail.test".into()]).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (head, events) = reader.await.unwrap();
-    assert_eq!(head.status, 200);
+    let events = reader.await.unwrap();
     assert!(events.len() >= 3, "{events:?}");
     let key = &events[0].session;
     assert!(
@@ -655,6 +631,43 @@ async fn restart_with_many_scheduled_messages() {
     again.shutdown().await;
 }
 
+/// Streams `/api/trace/v1?{query}` (answered 200) on a blocking thread until `stop` says an
+/// event ends the watch, the stream ends, or 20 s pass; the events seen, `stop`'s one included.
+fn watch_trace(
+    demo: &Demo,
+    query: &str,
+    stop: impl Fn(&kumo_trace::TraceEvent) -> bool + Send + 'static,
+) -> tokio::task::JoinHandle<Vec<kumo_trace::TraceEvent>> {
+    let target = Target::from_addr(demo.http_addr(), &format!("/api/trace/v1?{query}"));
+    tokio::task::spawn_blocking(move || {
+        let mut events = Vec::new();
+        let mut buf = Vec::new();
+        let head = http::stream(
+            &target,
+            Request {
+                timeout: Some(Duration::from_secs(20)),
+                ..Request::default()
+            },
+            |chunk| {
+                buf.extend_from_slice(chunk);
+                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=i).collect();
+                    let ev = kumo_trace::from_json_line(&line).unwrap();
+                    let done = stop(&ev);
+                    events.push(ev);
+                    if done {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(head.status, 200);
+        events
+    })
+}
+
 // --- Real SMTP delivery (`--deliver smtp`) to Python's aiosmtpd ---------------------------------
 
 /// kumo-smtp's test peer (`kumo-smtp/tests/peer/smtp_peer.py`, on aiosmtpd) on a loopback port;
@@ -739,33 +752,9 @@ async fn real_smtp_delivery_is_traced_on_the_wire_and_counted_per_address() {
     let demo = start_smtp(&config, peer.port).await;
 
     // A terse watcher of new sessions, until it has seen a delivery.
-    let target = Target::from_addr(demo.http_addr(), "/api/trace/v1?terse=true&only_new=true");
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut events = Vec::new();
-        let mut buf = Vec::new();
-        http::stream(
-            &target,
-            Request {
-                timeout: Some(Duration::from_secs(20)),
-                ..Request::default()
-            },
-            |chunk| {
-                buf.extend_from_slice(chunk);
-                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=i).collect();
-                    let ev = kumo_trace::from_json_line(&line).unwrap();
-                    let done = matches!(&ev.payload, kumo_trace::Payload::MessageDisposition(m)
-                        if m.disposition == kumo_trace::Disposition::Delivered);
-                    events.push(ev);
-                    if done {
-                        return false;
-                    }
-                }
-                true
-            },
-        )
-        .unwrap();
-        events
+    let reader = watch_trace(&demo, "terse=true&only_new=true", |ev| {
+        matches!(&ev.payload, kumo_trace::Payload::MessageDisposition(m)
+            if m.disposition == kumo_trace::Disposition::Delivered)
     });
     for _ in 0..200 {
         if reader.is_finished() {
@@ -996,33 +985,7 @@ async fn smtplib_and_swaks_mail_is_received_traced_and_delivered_byte_identical(
     let port = demo.smtp_addr().unwrap().port();
 
     // A watcher of the listener's sessions (server side only), until one closes.
-    let target = Target::from_addr(demo.http_addr(), "/api/trace/v1?side=server&only_new=true");
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut events = Vec::new();
-        let mut buf = Vec::new();
-        http::stream(
-            &target,
-            Request {
-                timeout: Some(Duration::from_secs(20)),
-                ..Request::default()
-            },
-            |chunk| {
-                buf.extend_from_slice(chunk);
-                while let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=i).collect();
-                    let ev = kumo_trace::from_json_line(&line).unwrap();
-                    let closed = ev.is_closing();
-                    events.push(ev);
-                    if closed {
-                        return false;
-                    }
-                }
-                true
-            },
-        )
-        .unwrap();
-        events
-    });
+    let reader = watch_trace(&demo, "side=server&only_new=true", |ev| ev.is_closing());
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // smtplib, a message from Python's email package (8-bit, dot lines, UTF-8 subject).

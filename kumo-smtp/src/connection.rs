@@ -524,14 +524,7 @@ where
     /// The outcome once the final reply (or a refused `DATA`) is known: accepted recipients
     /// take `reply`'s outcome, refused ones keep their own.
     fn decided(&self, envelope: &Envelope, rcpts: &[Rcpt], reply: Reply) -> Delivery {
-        let outcome = Outcome::of_code(reply.code);
-        Delivery {
-            outcome,
-            recipients: finish_recipients(envelope, rcpts, |_| (outcome, reply.clone())),
-            reply,
-            possible_duplicate: false,
-            error: None,
-        }
+        answered(envelope, rcpts, Outcome::of_code(reply.code), reply)
     }
 
     /// `MAIL FROM` refused: every recipient shares its outcome.
@@ -568,13 +561,13 @@ where
 
     /// No recipient accepted: all `5xx` is permanent, anything else transient.
     fn no_recipient(&mut self, envelope: &Envelope, rcpts: &[Rcpt]) -> Delivery {
-        let answered = rcpts.iter().filter_map(|r| match r {
+        let replies = rcpts.iter().filter_map(|r| match r {
             Rcpt::Answered(reply) => Some(reply),
             _ => None,
         });
         let mut first_transient = None;
         let mut first_permanent = None;
-        for reply in answered {
+        for reply in replies {
             if reply.is_closing() {
                 self.usable = false;
             }
@@ -590,13 +583,7 @@ where
             // Unreachable in practice (a safe recipient was sent); keep a sane answer.
             (None, None) => (Outcome::Permanent, local_reply(&Unsendable::NoRecipients)),
         };
-        Delivery {
-            outcome,
-            recipients: finish_recipients(envelope, rcpts, |_| (outcome, reply.clone())),
-            reply,
-            possible_duplicate: false,
-            error: None,
-        }
+        answered(envelope, rcpts, outcome, reply)
     }
 
     /// `QUIT`, its reply, and the stream shut down, each within the quit timeout. Errors are
@@ -726,6 +713,18 @@ fn count_accepted(rcpts: &[Rcpt]) -> usize {
         .iter()
         .filter(|r| matches!(r, Rcpt::Answered(reply) if reply.is_positive()))
         .count()
+}
+
+/// A transaction the server answered: the recipients still pending take `outcome` and
+/// `reply`, refused ones keep their own.
+fn answered(envelope: &Envelope, rcpts: &[Rcpt], outcome: Outcome, reply: Reply) -> Delivery {
+    Delivery {
+        outcome,
+        recipients: finish_recipients(envelope, rcpts, |_| (outcome, reply.clone())),
+        reply,
+        possible_duplicate: false,
+        error: None,
+    }
 }
 
 /// Per-recipient results: a refused recipient keeps its own reply, a local refusal its local
