@@ -406,13 +406,15 @@ impl Engine {
         let policy = PlanPolicy::default()
             .family(family)
             .max_addresses(shaping.max_addresses as usize);
-        let steps: Vec<(String, std::net::IpAddr)> = {
+        // The plan's steps borrow the host names from the resolution: nothing is copied.
+        let queue = msg.queue.clone();
+        let steps: Vec<(&str, std::net::IpAddr)> = {
             let mut rng = self.rng.lock();
             kumo_dns::plan(&mx, &policy, &mut *rng)
                 .iter()
                 .map(|a| {
-                    let host = a.host_name(&mx).unwrap_or(&msg.queue);
-                    (host.trim_end_matches('.').to_owned(), a.addr().ip())
+                    let host = a.host_name(&mx).unwrap_or(&queue);
+                    (host.trim_end_matches('.'), a.addr().ip())
                 })
                 .collect()
         };
@@ -429,7 +431,7 @@ impl Engine {
             return;
         }
         let outcome = simulate(
-            steps.iter().map(|(h, a)| (h.as_str(), *a)),
+            steps.iter().copied(),
             &cfg.delivery.probabilities(),
             &mut *self.rng.lock(),
         );
@@ -509,7 +511,7 @@ impl Engine {
         mut msg: Msg,
         data: Bytes,
         (provider, site): (Arc<str>, Arc<str>),
-        steps: &[(String, std::net::IpAddr)],
+        steps: &[(&str, std::net::IpAddr)],
         trace: &impl Fn(Payload),
     ) {
         let envelope = Envelope {
@@ -521,7 +523,7 @@ impl Engine {
             let (mut live, was_idle) = match reused.take() {
                 Some(live) => (live, true),
                 None => {
-                    let targets = smtp.targets(steps.iter().map(|(h, a)| (h.as_str(), *a)));
+                    let targets = smtp.targets(steps.iter().copied());
                     let connected = smtp
                         .connect(&self.trace, &msg.queue, &targets, &self.sessions)
                         .await;

@@ -81,8 +81,13 @@ impl Handler for DemoHandler {
             self.engine.metrics.smtp_refusal("bad_recipient");
             return Self::reply(501, (5, 1, 3), "bad recipient address");
         };
-        let relay = self.engine.config.current().listener.clone();
-        if relay.may_relay(session.peer.ip(), &domain) {
+        if self
+            .engine
+            .config
+            .current()
+            .listener
+            .may_relay(session.peer.ip(), &domain)
+        {
             Self::reply(250, (2, 1, 5), "recipient ok")
         } else {
             self.engine.metrics.smtp_refusal("relay_denied");
