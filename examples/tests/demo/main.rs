@@ -1,6 +1,9 @@
 //! The demo MTA end to end, in process, on ephemeral ports: HTTP injection, delivery into a
 //! Maildir, `/metrics` with and without gzip, a config edit that changes behaviour, the trace
 //! stream, and a 10,000-recipient self test with every message accounted for.
+//!
+//! Each area that grows its own tests gets a submodule file here; submodules reach the shared
+//! helpers below through `super::`.
 
 use std::path::Path;
 use std::time::Duration;
