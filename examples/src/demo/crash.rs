@@ -1,28 +1,37 @@
 //! `--selftest-crash N`: the durability proof. A child demo (this same program) takes
-//! injections with many temporary failures; it is killed with `SIGKILL` mid-run, started again
-//! on the same spool, given the rest of the injections, and run until its spool is empty. Then
+//! injections with many temporary failures, over HTTP and over its ESMTP listener; it is killed
+//! with `SIGKILL` mid-run (while an SMTP session is sending), started again on the same spool,
+//! given the rest of the injections, and run until its spool is empty. Then
 //! the delivery journals of both runs are read: every recipient acknowledged without
 //! `deferred_spool` must have ended (delivered or bounced) exactly once, and no recipient may
 //! have ended twice. What happened to the `deferred_spool` recipients is reported: those that
 //! were still in memory when the process died are lost, which is what that option trades.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::journal;
 use super::web::Status;
-use super::{DemoError, selftest::batch_json};
+use super::{
+    DemoError,
+    selftest::{batch_json, recipient},
+};
 use crate::http::{self, Target};
+use kumo_smtp::{Client, ClientConfig, Envelope, Io, Outcome, Target as SmtpTarget, TlsPolicy};
 
 /// Recipients per injection request.
 const BATCH: u64 = 500;
-/// Of every four requests, one sets `deferred_spool` and one `deferred_generation`.
+/// Of every four requests, one sets `deferred_spool`, one `deferred_generation` and one is sent
+/// over SMTP instead of HTTP.
 const KINDS: u64 = 4;
+/// Recipients per message sent over SMTP.
+const SMTP_RCPTS: u64 = 10;
 
 /// How a request asks to be taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +39,8 @@ enum Kind {
     Plain,
     DeferredSpool,
     DeferredGeneration,
+    /// Sent to the ESMTP listener, one message per [`SMTP_RCPTS`] recipients.
+    Smtp,
 }
 
 /// The outcome of a crash self test.
@@ -41,6 +52,9 @@ pub struct CrashReport {
     /// Acknowledged (HTTP 200, no per-recipient failure) without `deferred_spool`, including
     /// `deferred_generation` requests (acknowledged once their job was stored).
     pub acked_durable: u64,
+    /// Of [`acked_durable`](Self::acked_durable), recipients whose message the ESMTP listener
+    /// answered `250`.
+    pub acked_smtp: u64,
     /// Acknowledged with `deferred_spool`.
     pub acked_deferred: u64,
     /// Acknowledged when the first process was killed.
@@ -74,6 +88,7 @@ impl CrashReport {
     pub fn ok(&self) -> bool {
         self.finished
             && self.acked_durable > 0
+            && self.acked_smtp > 0
             && self.durable_lost == 0
             && self.ended_twice == 0
             && self.durable_ended_once == self.acked_durable
@@ -83,10 +98,11 @@ impl CrashReport {
 impl fmt::Display for CrashReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "crash selftest summary")?;
-        let rows: [(&str, String); 14] = [
+        let rows: [(&str, String); 15] = [
             ("requested", self.requested.to_string()),
             ("acked at kill -9", self.acked_at_kill.to_string()),
             ("acked (spooled)", self.acked_durable.to_string()),
+            ("  of which SMTP", self.acked_smtp.to_string()),
             ("  ended once", self.durable_ended_once.to_string()),
             ("  lost", self.durable_lost.to_string()),
             ("acked (deferred)", self.acked_deferred.to_string()),
@@ -121,6 +137,7 @@ struct ChildDemo {
     child: Child,
     status: Target,
     inject: Target,
+    smtp: SocketAddr,
 }
 
 impl Drop for ChildDemo {
@@ -143,8 +160,10 @@ fn free_port() -> Result<SocketAddr, DemoError> {
 
 fn spawn(exe: &Path, spool: &Path, backend: &str) -> Result<ChildDemo, DemoError> {
     let addr = free_port()?;
+    let smtp = free_port()?;
     let mut child = Command::new(exe)
         .args(["--fast", "--seed", "7", "--listen", &addr.to_string()])
+        .args(["--smtp-listen", &smtp.to_string()])
         .args(["--success", "1", "--transient", "1", "--permanent", "0.1"])
         .arg("--spool")
         .arg(spool)
@@ -162,6 +181,7 @@ fn spawn(exe: &Path, spool: &Path, backend: &str) -> Result<ChildDemo, DemoError
         child,
         status: Target::from_addr(addr, "/api/status"),
         inject: Target::from_addr(addr, "/api/inject/v1"),
+        smtp,
     };
     let end = Instant::now() + Duration::from_secs(60);
     while Instant::now() < end {
@@ -183,6 +203,11 @@ fn status(demo: &ChildDemo) -> Result<Status, DemoError> {
 
 /// Injects recipients `from..to`; returns the indices acknowledged.
 fn inject(demo: &ChildDemo, from: u64, to: u64, kind: Kind) -> Vec<u64> {
+    if kind == Kind::Smtp {
+        let mut acked = Vec::new();
+        send_smtp(demo.smtp, from, to, SMTP_RCPTS, |i| acked.push(i));
+        return acked;
+    }
     let mut json: serde_json::Value =
         serde_json::from_slice(&batch_json(from, to)).unwrap_or_default();
     json["deferred_spool"] = serde_json::Value::Bool(kind == Kind::DeferredSpool);
@@ -215,6 +240,86 @@ fn inject(demo: &ChildDemo, from: u64, to: u64, kind: Kind) -> Vec<u64> {
         .collect()
 }
 
+/// Sends recipients `from..to` to the ESMTP listener at `addr` on one plaintext connection
+/// (pipelined when offered), `per_message` recipients per message, and calls `acked` with the
+/// index of each recipient of a message answered `250`. Stops at the first failure: a refused
+/// connection, or one that dies under the `SIGKILL`.
+fn send_smtp(addr: SocketAddr, from: u64, to: u64, per_message: u64, mut acked: impl FnMut(u64)) {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        let config = ClientConfig::default()
+            .ehlo_name("crash-selftest.kumo.test")
+            .tls(TlsPolicy::Disabled)
+            .max_messages_per_connection(usize::MAX);
+        let Ok(client) = Client::new(config) else {
+            return;
+        };
+        let target = SmtpTarget::new("crash-selftest", addr);
+        let open = |t: &SmtpTarget| {
+            let addr = t.addr;
+            async move { Ok(Io::new(tokio::net::TcpStream::connect(addr).await?)) }
+        };
+        let Ok((mut conn, _)) = client.connect(&[target], open).await else {
+            return;
+        };
+        let mut start = from;
+        while start < to {
+            let end = (start + per_message.max(1)).min(to);
+            let recipients: Vec<String> = (start..end).map(recipient).collect();
+            let data = format!(
+                "From: kumo selftest <selftest@kumo.test>\r\n\
+                 To: {}\r\n\
+                 Subject: crash selftest over SMTP, recipients {start}..{end}\r\n\
+                 \r\n\
+                 This message reached the demo through its ESMTP listener.\r\n",
+                recipients[0]
+            );
+            let envelope = Envelope::new("selftest@kumo.test", recipients);
+            let delivery = conn.send(&envelope, data.as_bytes()).await;
+            if !delivery.is_delivered() {
+                return;
+            }
+            delivery
+                .recipients
+                .iter()
+                .filter(|r| r.outcome == Outcome::Delivered)
+                .filter_map(|r| index_of(&r.recipient))
+                .for_each(&mut acked);
+            start = end;
+        }
+        conn.quit().await;
+    });
+}
+
+/// Starts an SMTP session in a thread that sends recipients `from..to` one message each, and
+/// returns once it has had two messages answered `250` (or ended, or 10 s passed). The thread
+/// ends when the connection dies; the vector holds every index answered `250`.
+fn sending_session(
+    addr: SocketAddr,
+    from: u64,
+    to: u64,
+) -> (std::thread::JoinHandle<()>, Arc<Mutex<Vec<u64>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = got.clone();
+    let session = std::thread::spawn(move || {
+        send_smtp(addr, from, to, 1, |i| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(i);
+            }
+        });
+    });
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end && !session.is_finished() && got.lock().map_or(0, |v| v.len()) < 2 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (session, got)
+}
+
 /// `user123@domain` -> 123.
 fn index_of(recipient: &str) -> Option<u64> {
     recipient
@@ -243,6 +348,7 @@ pub fn crash_selftest(
         .map_err(|e| failed(format!("cannot create a spool folder: {e}")))?;
     let spool: PathBuf = temp.path().join("spool");
     let mut acked: HashMap<u64, bool> = HashMap::new();
+    let mut smtp_acked: HashSet<u64> = HashSet::new();
     let mut report = CrashReport {
         requested: n,
         ..CrashReport::default()
@@ -252,6 +358,7 @@ pub fn crash_selftest(
             let from = k * BATCH;
             let kind = match k % KINDS {
                 1 => Kind::DeferredGeneration,
+                2 => Kind::Smtp,
                 3 => Kind::DeferredSpool,
                 _ => Kind::Plain,
             };
@@ -266,26 +373,49 @@ pub fn crash_selftest(
     }
 
     let first = spawn(exe, &spool, backend)?;
+    let mut resume_from = kill_after;
+    let mut smtp_session = None;
     for (k, &(from, to, kind)) in batches[..kill_after].iter().enumerate() {
         if k + 1 == kill_after {
             // Let deliveries and retries get under way, so that the kill lands among them.
             std::thread::sleep(Duration::from_millis(150));
+            // The batch after this last one goes over SMTP, one message per recipient, and
+            // the kill lands while its session is sending: some of its messages were answered
+            // `250` just before the process died.
+            if let Some(&(from, to, Kind::Smtp)) = batches.get(kill_after) {
+                smtp_session = Some(sending_session(first.smtp, from, to));
+                resume_from += 1;
+            }
         }
         for i in inject(&first, from, to, kind) {
             acked.insert(i, kind == Kind::DeferredSpool);
+            if kind == Kind::Smtp {
+                smtp_acked.insert(i);
+            }
+        }
+    }
+    drop(first);
+    if let Some((session, got)) = smtp_session {
+        // The session ends on the dead connection; what it saw answered `250` is acknowledged.
+        let _ = session.join();
+        for &i in got.lock().map(|v| v.clone()).unwrap_or_default().iter() {
+            acked.insert(i, false);
+            smtp_acked.insert(i);
         }
     }
     report.acked_at_kill = acked.len() as u64;
-    drop(first);
 
     let second = spawn(exe, &spool, backend)?;
     let s = status(&second)?;
     report.recovered = s.recovered;
     report.recovery_seconds = s.recovery_seconds;
     report.jobs_resumed = s.recovered_jobs;
-    for &(from, to, kind) in &batches[kill_after..] {
+    for &(from, to, kind) in &batches[resume_from..] {
         for i in inject(&second, from, to, kind) {
             acked.insert(i, kind == Kind::DeferredSpool);
+            if kind == Kind::Smtp {
+                smtp_acked.insert(i);
+            }
         }
     }
     let end = started + timeout;
@@ -319,6 +449,7 @@ pub fn crash_selftest(
         match acked.get(&i) {
             Some(false) => {
                 report.acked_durable += 1;
+                report.acked_smtp += u64::from(smtp_acked.contains(&i));
                 match times {
                     0 => report.durable_lost += 1,
                     1 => report.durable_ended_once += 1,

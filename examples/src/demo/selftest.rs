@@ -106,13 +106,15 @@ pub(crate) fn verdict(ok: bool, finished: bool) -> &'static str {
     }
 }
 
+/// Recipient `i` of the self tests: `user<i>@<domain>`, the domains in turn.
+pub(crate) fn recipient(i: u64) -> String {
+    format!("user{i}@{}", domain_for(i).display)
+}
+
 /// The JSON of one injection request for recipients `from..to`.
 pub(crate) fn batch_json(from: u64, to: u64) -> Vec<u8> {
     let recipients: Vec<serde_json::Value> = (from..to)
-        .map(|i| {
-            let d = domain_for(i);
-            serde_json::json!({"email": format!("user{i}@{}", d.display), "name": format!("User {i}")})
-        })
+        .map(|i| serde_json::json!({"email": recipient(i), "name": format!("User {i}")}))
         .collect();
     serde_json::to_vec(&serde_json::json!({
         "envelope_sender": "selftest@kumo.test",
