@@ -5,6 +5,8 @@
 //! Each area that grows its own tests gets a submodule file here; submodules reach the shared
 //! helpers below through `super::`.
 
+mod smtp_pipelining;
+
 use std::path::Path;
 use std::time::Duration;
 
