@@ -1,5 +1,8 @@
 //! Weak series give their memory back: dropping the handles of 20k series frees their keys, and
 //! creating 20k others afterwards reuses the freed slots instead of growing the registry.
+//!
+//! A test binary of its own, outside `tests/it/`: its counting `#[global_allocator]` measures the
+//! bytes live in the whole process, which tests running in other threads would disturb.
 
 use kumo_metrics::Registry;
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,5 +1,5 @@
 //! Cache behaviour on a manual clock: TTL expiry, negative TTL, counters, capacity, takeover.
-mod support;
+use crate::support;
 
 use kumo_dns::{CacheConfig, ManualClock, MxCache, MxError, RecordType, ZoneResolver};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! unsigned below a trust anchor: every answer is DNSSEC-bogus, a temporary failure, never an
 //! implicit MX, and no address is looked up.
 #![cfg(all(feature = "server", feature = "dnssec"))]
-mod support;
+use crate::support;
 
 use kumo_dns::server::LoopbackDnsServer;
 use kumo_dns::{

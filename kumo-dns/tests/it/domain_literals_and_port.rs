@@ -1,6 +1,6 @@
 //! Domain literals and the `:port` suffix.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{MailExchanger, MxSource, PlanPolicy, plan_seeded};
 use std::net::SocketAddr;

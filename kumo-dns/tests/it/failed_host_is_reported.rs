@@ -1,6 +1,6 @@
 //! A host whose addresses fail to resolve is reported, not dropped.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{HostStatus, LookupError, MailExchanger, PlanPolicy, plan_seeded};
 

@@ -1,6 +1,6 @@
 //! IDN input and IDN MX targets are stored and returned as lowercase A-labels.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{MailExchanger, PlanPolicy, plan_seeded};
 

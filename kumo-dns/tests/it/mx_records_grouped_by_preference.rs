@@ -1,6 +1,6 @@
 //! MX records: hosts grouped by preference, each with its addresses.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{HostStatus, MailExchanger, MxSource};
 use std::net::IpAddr;

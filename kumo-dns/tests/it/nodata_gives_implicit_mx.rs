@@ -1,6 +1,6 @@
 //! NODATA for MX: an implicit MX on the domain itself (RFC 5321 section 5.1).
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{MailExchanger, MxSource};
 

@@ -1,6 +1,6 @@
 //! Null MX (RFC 7505): alone it is permanent 556 5.1.10; mixed with other records it follows NullMxPolicy.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{MailExchanger, MxError, NullMxPolicy, ResolveOptions};
 

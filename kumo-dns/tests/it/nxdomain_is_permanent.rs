@@ -1,6 +1,6 @@
 //! NXDOMAIN: a permanent failure.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{MailExchanger, MxError};
 

@@ -1,6 +1,6 @@
 //! 100 concurrent lookups of one uncached domain cause exactly one MX query at the server.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{
     CacheConfig, HickoryResolver, LookupFuture, MxCache, RecordType, Resolver,

@@ -1,6 +1,6 @@
 //! SERVFAIL, REFUSED, timeouts and DNSSEC-bogus answers are temporary and never an implicit MX.
 #![cfg(feature = "server")]
-mod support;
+use crate::support;
 
 use kumo_dns::{LookupError, MailExchanger, MxError, RecordType};
 

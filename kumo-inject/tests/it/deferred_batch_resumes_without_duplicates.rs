@@ -1,7 +1,7 @@
 //! A deferred batch interrupted half way and resumed by a new injector (a new process, sharing
 //! the job store) gives every recipient exactly once, with the same message ids.
 
-mod support;
+use crate::support;
 
 use kumo_inject::{
     GeneratedMessage, Injector, InjectorConfig, JobStore, MemoryJobStore, MessageSink, SinkError,

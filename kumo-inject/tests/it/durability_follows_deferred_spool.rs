@@ -1,7 +1,7 @@
 //! `deferred_spool` reaches the host as `Durability::Deferred`; with `deferred_generation` too,
 //! the job itself is not persisted (KumoMTA skips that spool write as well).
 
-mod support;
+use crate::support;
 
 use kumo_inject::{Durability, InjectorConfig, JobStore, MemoryJobStore};
 use serde_json::json;

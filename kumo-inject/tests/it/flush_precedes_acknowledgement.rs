@@ -2,7 +2,7 @@
 //! `accept` of that request and before the response; when it fails the client gets a 503 and
 //! the batch is not reported finished.
 
-mod support;
+use crate::support;
 
 use kumo_inject::{
     BatchId, GeneratedMessage, InjectError, Injector, MessageSink, RequestContext, RouterConfig,

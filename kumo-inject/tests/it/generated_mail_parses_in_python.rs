@@ -2,7 +2,7 @@
 //! defects and decodes back to the input: names with commas, quotes and `@`, emoji subjects, long
 //! words, attachments, inline parts, AMP, header overrides, RFC 5322 mode and the Handlebars dialect.
 
-mod support;
+use crate::support;
 
 use base64::Engine as _;
 use kumo_inject::{Batch, BatchId, GenerateContext, GenerateOptions, InjectRequest};

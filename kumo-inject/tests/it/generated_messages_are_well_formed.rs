@@ -3,7 +3,7 @@
 //! decode back to the input (a small RFC 2047 / quoted-printable decoder is the oracle). Names
 //! and subjects with CR, LF or NUL fail that recipient instead.
 
-mod support;
+use crate::support;
 
 use base64::Engine as _;
 use kumo_inject::{

@@ -1,6 +1,6 @@
 //! One test per status code of `POST /api/inject/v1`, through a real HTTP socket on loopback.
 
-mod support;
+use crate::support;
 
 use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};

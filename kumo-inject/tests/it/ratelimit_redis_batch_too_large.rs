@@ -2,7 +2,7 @@
 //! on it; within the burst, the answers carry the header values.
 #![cfg(feature = "redis")]
 
-mod ratelimit_support;
+use crate::ratelimit_support;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! has no redis-cell module).
 #![cfg(feature = "redis")]
 
-mod ratelimit_support;
+use crate::ratelimit_support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! port. Uses a private redis-server on a free loopback port (`KUMO_TEST_REDIS_SERVER`).
 #![cfg(feature = "redis")]
 
-mod ratelimit_support;
+use crate::ratelimit_support;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! error (no panic, no hang past the connect timeout). Needs no Redis.
 #![cfg(feature = "redis")]
 
-mod ratelimit_support;
+use crate::ratelimit_support;
 
 use std::time::{Duration, Instant};
 

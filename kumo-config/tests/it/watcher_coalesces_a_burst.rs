@@ -1,5 +1,5 @@
 //! 100 quick edits seen by the background watcher become one or two bumps, not a hundred.
-mod support;
+use crate::support;
 
 use kumo_config::WatchOptions;
 use std::time::Duration;

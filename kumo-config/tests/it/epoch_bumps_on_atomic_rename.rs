@@ -1,5 +1,5 @@
 //! An editor's atomic save (write a temporary file, rename it over the original) moves the epoch.
-mod support;
+use crate::support;
 
 #[test]
 fn atomic_rename_bumps() {

@@ -1,5 +1,5 @@
 //! Touching a file (new mtime, same bytes) re-hashes it but does not move the epoch.
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime};
 

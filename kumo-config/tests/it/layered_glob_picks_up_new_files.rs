@@ -1,6 +1,6 @@
 //! A layered configuration built from a glob loads the matching files in path order and picks
 //! up a file added later, once the epoch moved.
-mod support;
+use crate::support;
 
 use kumo_config::{Layered, LiveConfig};
 use serde::Deserialize;

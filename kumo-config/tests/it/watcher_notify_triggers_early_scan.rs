@@ -1,7 +1,7 @@
 //! With feature `notify`, an atomic rename or a symlink swap is seen long before the next
 //! periodic scan (here: an hour away).
 #![cfg(feature = "notify")]
-mod support;
+use crate::support;
 
 use kumo_config::WatchOptions;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: temporary config folders and the ways editors and
 //! orchestrators change files.
-#![allow(dead_code, unreachable_pub, reason = "each test binary uses a subset")]
+#![allow(dead_code, unreachable_pub, reason = "each feature set uses a subset")]
 
 use kumo_config::ConfigEpoch;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! A broken file is reported and the last good configuration keeps being served; the fix is
 //! picked up on the next change.
-mod support;
+use crate::support;
 
 use kumo_config::{LayerError, Layered, LiveConfig};
 use serde::Deserialize;

@@ -1,5 +1,5 @@
 //! Rewriting a file in place (same name, same inode) moves the epoch, even at the same size.
-mod support;
+use crate::support;
 
 #[test]
 fn edit_in_place_bumps_once() {

@@ -1,6 +1,6 @@
 //! A Kubernetes ConfigMap update (the `..data` symlink swapped to a new folder) moves the epoch.
 #![cfg(unix)]
-mod support;
+use crate::support;
 
 #[test]
 fn configmap_symlink_swap_bumps() {

@@ -1,5 +1,5 @@
 //! A removed file and a new file each move the epoch; a non-matching file does not.
-mod support;
+use crate::support;
 
 #[test]
 fn delete_and_add_bump() {
