@@ -81,8 +81,11 @@
 //!
 //! # Crate features
 //!
-//! - `axum`: [`router`] and [`metrics_response`], an axum 0.8 handler serving `/metrics` and
-//!   `/metrics.json`, streamed and compressed. Off by default.
+//! - `axum`: [`router`], [`MetricsRouter`] and [`metrics_response`], an axum 0.8 handler
+//!   serving `/metrics` and `/metrics.json`, streamed and compressed. Off by default. It serves
+//!   Prometheus text 0.0.4 unless the host turns on OpenMetrics negotiation
+//!   ([`MetricsRouter::negotiate_openmetrics`]), which renames counters in the scraper's
+//!   storage (`x` becomes `x_total`).
 //!
 //! # Should I use this crate?
 //!
@@ -118,7 +121,7 @@ pub use registry::{Family, FamilyBuilder, RegisterError, Registry};
 pub use scrape::{Format, InvalidPrefix, Scrape, ScrapeOptions};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use serve::{metrics_response, router};
+pub use serve::{MetricsRouter, metrics_response, router};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

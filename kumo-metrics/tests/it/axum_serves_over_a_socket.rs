@@ -71,7 +71,12 @@ async fn serves_text_and_json_plain_and_gzip() {
         .collect();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = kumo_metrics::router(registry.clone(), 4096);
+    // OpenMetrics is negotiated only when the host turns it on (the default router's answer
+    // to the same `Accept` is a unit test of `serve`).
+    let app = kumo_metrics::MetricsRouter::new(registry.clone())
+        .chunk_size(4096)
+        .negotiate_openmetrics(true)
+        .build();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let plain = get(addr, "/metrics", "").await;
