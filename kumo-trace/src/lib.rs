@@ -12,9 +12,12 @@
 //!
 //! * **Free when nobody watches.** [`TraceHub::publish_with`] builds the event only when a
 //!   subscriber exists; otherwise it is one relaxed atomic load.
-//! * **A slow watcher never slows the mail.** Each subscriber has a bounded queue; when it is
-//!   full the oldest event is dropped and the subscriber is told how many it missed (a global
-//!   diagnostic event), instead of being disconnected or blocking the publisher.
+//! * **A slow watcher never slows the mail.** Each subscriber has a queue bounded in events
+//!   and bytes; when it is full the oldest event is dropped and the subscriber is told how
+//!   many it missed (a global diagnostic event), instead of being disconnected or blocking the
+//!   publisher. A watcher that stopped reading is parked (publishers skip it) and, past a
+//!   deadline, dropped with a final lag notice; a hub takes a bounded number of subscribers
+//!   ([`TraceHubConfig`], [`TraceHub::try_subscribe`]).
 //! * **Filters:** at the source, on connection metadata ([`MetaFilter`]: peer/local address as
 //!   CIDR, domain, queue, any label) and [`terse`] (multi-line message data becomes its first
 //!   line plus a byte count); on the stream, [`StreamFilter`]'s `only_new` (only sessions whose
@@ -32,7 +35,7 @@
 //!
 //! * [`TraceEvent`] = [`Side`] + [`SessionKey`] + [`Timestamp`] + [`ConnMeta`] + [`Payload`].
 //! * [`TraceHub`] / [`SubscribeOptions`] / [`Subscription`] / [`Received`]: publish and
-//!   subscribe.
+//!   subscribe; [`TraceHubConfig`] / [`SubscribeError`]: the limits.
 //! * [`MetaFilter`], [`Cidr`], [`terse`], [`StreamFilter`]: the filters.
 //! * [`Formatter`]: human-readable lines.
 //! * [`Tracer`]: one session's handle (hub, side, key, metadata); `TracedStream` (feature
@@ -101,6 +104,7 @@ mod event;
 mod format;
 mod hub;
 mod json;
+mod limits;
 mod meta;
 mod meta_filter;
 mod options;
@@ -122,9 +126,13 @@ pub use json::{
     DEFAULT_MAX_LINE, DecodeError, JsonLinesReader, ReadError, from_json_line, to_json_line,
     write_json_line,
 };
+pub use limits::{
+    DEFAULT_MAX_SUBSCRIBERS, DEFAULT_PARK_AFTER, DEFAULT_STALL_TIMEOUT, SubscribeError,
+    TraceHubConfig,
+};
 pub use meta::ConnMeta;
 pub use meta_filter::MetaFilter;
-pub use options::{DEFAULT_CAPACITY, OptionsError, SubscribeOptions};
+pub use options::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, OptionsError, SubscribeOptions};
 pub use received::Received;
 pub use session::{SessionKey, Side};
 #[cfg(feature = "tokio")]

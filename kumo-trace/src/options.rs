@@ -4,8 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Cidr, MetaFilter, ParseCidrError, Side};
 
-/// The default per-subscriber queue capacity of [`SubscribeOptions`].
+/// The default per-subscriber queue capacity of [`SubscribeOptions`], in events.
 pub const DEFAULT_CAPACITY: usize = 16 * 1024;
+
+/// The default per-subscriber queue bound of [`SubscribeOptions`], in bytes (256 KiB).
+///
+/// It is what bounds a subscriber's memory in practice: an event takes a 112-byte queue slot
+/// on a 64-bit target plus the text it owns, so 16,384 small events alone held 1.8 MB.
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
 
 /// What a subscriber asks of a [`TraceHub`](crate::TraceHub).
 ///
@@ -31,6 +37,11 @@ pub struct SubscribeOptions {
     /// is dropped and counted, and the subscriber is told how many it missed. At least 1;
     /// default [`DEFAULT_CAPACITY`].
     pub capacity: usize,
+    /// How many bytes the waiting events may hold (approximately: each event's queue slot
+    /// plus the text it owns, see [`Subscription::queued_bytes`](crate::Subscription::queued_bytes));
+    /// beyond it the oldest events are dropped as for `capacity`. At least 1; default
+    /// [`DEFAULT_MAX_BYTES`].
+    pub max_bytes: usize,
     /// Cut multi-line message data at the source ([`terse`](crate::terse)).
     pub terse: bool,
     /// Only sessions whose opening this subscriber saw ([`StreamFilter`](crate::StreamFilter)).
@@ -45,6 +56,7 @@ impl Default for SubscribeOptions {
     fn default() -> Self {
         Self {
             capacity: DEFAULT_CAPACITY,
+            max_bytes: DEFAULT_MAX_BYTES,
             terse: false,
             only_new: false,
             only_one: false,
@@ -95,7 +107,7 @@ impl SubscribeOptions {
     /// (`/trace?terse&only_new=1&peer=10.0.0.0/8&domain=example.com`).
     ///
     /// Keys: `terse`, `only_new`, `only_one` (flags: empty, `1`/`true`/`yes` or
-    /// `0`/`false`/`no`), `capacity` (at least 1), `side` (`server`/`client`), `peer` and `local`
+    /// `0`/`false`/`no`), `capacity` and `max_bytes` (at least 1), `side` (`server`/`client`), `peer` and `local`
     /// (an IP network or address; repeat the key for more), the label names `domain`, `queue`,
     /// `tenant`, `campaign`, `pool`, `source`, `mx_host`, `ehlo`, `mail_from`, and `label.NAME`
     /// for any other label. Repeating a label key allows more values. Unknown keys are errors, so
@@ -153,6 +165,13 @@ impl SubscribeOptions {
                 "only_one" => o.only_one = flag()?,
                 "capacity" => {
                     o.capacity = value
+                        .parse()
+                        .ok()
+                        .filter(|&c: &usize| c > 0)
+                        .ok_or_else(invalid)?;
+                }
+                "max_bytes" => {
+                    o.max_bytes = value
                         .parse()
                         .ok()
                         .filter(|&c: &usize| c > 0)

@@ -1,13 +1,12 @@
 //! What a command-line tracer does: read a JSON-lines stream produced from a hub (as an HTTP
 //! endpoint would serve it), then apply `terse`, `only_new`, `only_one` and the formatter on
 //! its own side. The result equals subscribing with the same options in process.
-mod support;
 
+use crate::support::{BODY, Sess, drain, global};
 use kumo_trace::{
     Formatter, JsonLinesReader, StreamFilter, SubscribeOptions, TraceEvent, TraceHub, Verdict,
     terse, to_json_line,
 };
-use support::{BODY, Sess, drain, global};
 
 fn publish_scenario(hub: &TraceHub) {
     let old = Sess::server("192.0.2.1:1");

@@ -1,9 +1,8 @@
 //! Combinations: `only_new` + `only_one` picks the first *new* session; `terse` + either keeps
 //! the cut; a metadata filter narrows what `only_one` may pick.
-mod support;
 
+use crate::support::{BODY, Sess, drain, summary};
 use kumo_trace::{Cidr, MetaFilter, Payload, SubscribeOptions, TraceHub};
-use support::{BODY, Sess, drain, summary};
 
 #[test]
 fn only_new_and_only_one_follow_the_first_session_whose_opening_was_seen() {

@@ -3,16 +3,15 @@
 //! Each scenario is written as JSON lines (`tests/golden/NAME.jsonl`), read back, and
 //! formatted (`tests/golden/NAME.txt`); both files must match. Set `KUMO_UPDATE_GOLDEN=1` to
 //! rewrite them after an intended change, and review the diff.
-mod support;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::support::{BODY, Sess, at, global};
 use kumo_trace::{
     ConnMeta, Disposition, Formatter, JsonLinesReader, Level, MessageDisposition, Payload,
     SubscribeOptions, TraceEvent, TraceHub, to_json_line,
 };
-use support::{BODY, Sess, at, global};
 
 fn check(name: &str, events: &[TraceEvent]) {
     let jsonl: String = events.iter().map(to_json_line).collect();

@@ -1,12 +1,11 @@
 //! Decoding JSON lines from untrusted bytes returns errors, never panics: random bytes,
 //! mutated valid lines, deep nesting, over-long lines.
-mod support;
 
 use kumo_trace::{JsonLinesReader, ReadError, from_json_line, to_json_line};
 use proptest::prelude::*;
 
 fn valid_line() -> String {
-    to_json_line(&support::Sess::client("c1", "example.com").write(3, "DATA\r\n"))
+    to_json_line(&crate::support::Sess::client("c1", "example.com").write(3, "DATA\r\n"))
 }
 
 proptest! {

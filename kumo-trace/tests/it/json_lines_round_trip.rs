@@ -1,6 +1,5 @@
 //! JSON lines: any event written reads back equal (property test against the identity
 //! oracle), streams of them read back in order, and the field names are stable.
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -140,7 +139,7 @@ proptest! {
 
 #[test]
 fn field_names_are_stable() {
-    let ev = support::Sess::server("192.0.2.1:40000").read(0, "EHLO x\r\n");
+    let ev = crate::support::Sess::server("192.0.2.1:40000").read(0, "EHLO x\r\n");
     assert_eq!(
         to_json_line(&ev),
         "{\"side\":\"server\",\"session\":\"192.0.2.1:40000->198.51.100.7:25\",\

@@ -1,9 +1,8 @@
 //! A subscriber that falls behind loses its oldest events and receives a global diagnostic
 //! saying how many it missed, then carries on; it is not disconnected.
-mod support;
 
+use crate::support::{Sess, at, drain};
 use kumo_trace::{Level, Payload, SubscribeOptions, TraceHub};
-use support::{Sess, at, drain};
 
 #[test]
 fn a_full_queue_drops_the_oldest_and_reports_the_count() {

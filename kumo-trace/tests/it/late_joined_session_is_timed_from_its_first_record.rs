@@ -1,9 +1,8 @@
 //! The 0ns fix: a session already open when tracing began is timed from its first observed
 //! record (blank delta first), not shown as 0ns on every line; `Closed` forgets it.
-mod support;
 
+use crate::support::{Sess, drain};
 use kumo_trace::{Formatter, SubscribeOptions, TraceHub};
-use support::{Sess, drain};
 
 fn delta(line: &str) -> &str {
     let rest = &line[line.find("] ").unwrap() + 2..];

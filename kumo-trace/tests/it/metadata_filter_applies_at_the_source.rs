@@ -1,8 +1,7 @@
 //! Subscriber filters on connection metadata: peer address as CIDR, domain, queue, side.
-mod support;
 
+use crate::support::{Sess, drain, global};
 use kumo_trace::{Cidr, ConnMeta, MetaFilter, Side, SubscribeOptions, TraceHub};
-use support::{Sess, drain, global};
 
 #[test]
 fn peer_cidr_and_labels_select_sessions_and_global_events_pass() {

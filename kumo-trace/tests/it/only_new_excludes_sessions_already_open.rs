@@ -1,9 +1,8 @@
 //! `only_new`: a session already open when the subscriber joined is dropped entirely; a
 //! session whose opening was seen passes whole, including after another one closes.
-mod support;
 
+use crate::support::{Sess, drain, global, summary};
 use kumo_trace::{SubscribeOptions, TraceHub};
-use support::{Sess, drain, global, summary};
 
 #[test]
 fn a_session_open_before_the_subscriber_joined_is_excluded() {

@@ -1,9 +1,8 @@
 //! `only_one`: with two interleaved sessions, the first admitted one is followed, global
 //! diagnostics pass, and the stream ends with that session's `Closed`.
-mod support;
 
+use crate::support::{Sess, drain, global, summary};
 use kumo_trace::{SubscribeOptions, TraceHub, TryRecvError};
-use support::{Sess, drain, global, summary};
 
 #[test]
 fn two_interleaved_sessions_follow_the_first_and_end_on_its_close() {

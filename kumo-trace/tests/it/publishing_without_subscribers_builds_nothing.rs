@@ -1,11 +1,10 @@
 //! With no subscriber the event-building closure never runs; it runs once per publish with
 //! any number of subscribers; detaching restores the idle path.
-mod support;
 
 use std::cell::Cell;
 
+use crate::support::Sess;
 use kumo_trace::{SubscribeOptions, Timestamp, TraceHub};
-use support::Sess;
 
 #[test]
 fn the_builder_runs_only_while_someone_subscribes() {

@@ -1,11 +1,10 @@
 //! Receiving: blocking on a thread, async on a runtime, and the end of the stream when the
 //! hub is dropped (after the queue drains).
-mod support;
 
 use std::thread;
 
+use crate::support::Sess;
 use kumo_trace::{SubscribeOptions, TraceHub, TryRecvError};
-use support::Sess;
 
 #[test]
 fn blocking_receive_gets_events_from_another_thread_then_ends_when_the_hub_goes() {

@@ -1,9 +1,8 @@
 //! `terse` at the source: multi-line message data becomes its first line plus a byte count;
 //! single-line data and the other direction are unchanged; non-terse subscribers get it whole.
-mod support;
 
+use crate::support::{Sess, drain};
 use kumo_trace::{Payload, SubscribeOptions, TraceHub, terse};
-use support::{Sess, drain};
 
 const BODY: &str = "From: a@example.com\r\nSubject: hello\r\n\r\nline one\r\n.\r\n";
 
