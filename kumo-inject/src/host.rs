@@ -157,6 +157,23 @@ pub trait Admission: Send + Sync + 'static {
     ///
     /// The [`Refusal`] the client sees (503, with `Retry-After` when it has one).
     fn check(&self) -> Result<(), Refusal>;
+
+    /// Backpressure for work already accepted: a `deferred_generation` job was answered `200`
+    /// before it was generated, so it is never refused midway; its worker calls this instead,
+    /// on a blocking thread, before the job's first recipient and after each checkpoint (every
+    /// 1,000 accepted recipients, once [`MessageSink::flush`] made them durable). Block until
+    /// there is room for more, then return `true`.
+    ///
+    /// Return `false` to stop the job where it is, as [`Injector::interrupt`] would: what was
+    /// accepted so far is flushed and recorded, and the job stays pending in the
+    /// [`JobStore`](crate::JobStore) for [`Injector::resume_pending`] (a host that is shutting
+    /// down does this rather than wait). The default returns `true` at once.
+    ///
+    /// [`Injector::interrupt`]: crate::Injector::interrupt
+    /// [`Injector::resume_pending`]: crate::Injector::resume_pending
+    fn wait_for_room(&self) -> bool {
+        true
+    }
 }
 
 /// An [`Admission`] that takes every request.

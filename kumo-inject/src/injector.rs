@@ -330,8 +330,11 @@ fn checkpoint(shared: &Shared, job: &Job, accepted: &mut Vec<(u32, RecipientOutc
 /// recorded at once; an accepted one only after the host has flushed it (every
 /// [`CHECKPOINT`] recipients and at the end), so that a record never claims a message the host
 /// could still lose.
+///
+/// The host's [`Admission::wait_for_room`] runs before the first recipient and after each
+/// checkpoint: an accepted job waits for room (backpressure) instead of being refused midway.
 fn run_job(shared: &Shared, job: Job) {
-    if shared.stop.load(Ordering::Acquire) {
+    if shared.stop.load(Ordering::Acquire) || !shared.admission.wait_for_room() {
         return;
     }
     let ctx = GenerateContext {
@@ -367,10 +370,16 @@ fn run_job(shared: &Shared, job: Job) {
                 match outcome {
                     RecipientOutcome::Accepted { .. } => {
                         accepted.push((i as u32, outcome.clone()));
-                        if accepted.len() >= CHECKPOINT && !checkpoint(shared, &job, &mut accepted)
-                        {
-                            healthy = false;
-                            return false;
+                        if accepted.len() >= CHECKPOINT {
+                            if !checkpoint(shared, &job, &mut accepted) {
+                                healthy = false;
+                                return false;
+                            }
+                            // Stopped here, the job stays pending (everything so far is
+                            // recorded) and is resumed after this recipient.
+                            if !shared.admission.wait_for_room() {
+                                return false;
+                            }
                         }
                     }
                     RecipientOutcome::Failed { .. } => {
