@@ -13,6 +13,8 @@ pub mod alloc;
 pub mod config;
 #[cfg(feature = "dns")]
 pub mod dns;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "inject")]
 pub mod inject;
 #[cfg(feature = "inject")]
@@ -30,6 +32,8 @@ pub mod smtp_receive;
 pub mod smtp_sink;
 #[cfg(feature = "spool")]
 pub mod spool;
+#[cfg(feature = "tools")]
+pub mod tools;
 #[cfg(feature = "trace")]
 pub mod trace;
 

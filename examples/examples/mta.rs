@@ -20,6 +20,13 @@ use std::time::Duration;
 use kumo_examples::cli::{MtaArgs, USAGE, error_chain};
 use kumo_examples::demo::{Demo, DemoError, DemoOptions, crash_selftest, selftest};
 
+/// The program's allocator, chosen by measurement (examples/README.md, "Memory after a
+/// drain"): jemalloc gives the pages of a drained queue back to the system within seconds,
+/// where glibc's malloc and mimalloc keep most of them. Libraries never set one; this program
+/// does.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// An error printed with its whole cause chain.
 struct Failure(String);
 

@@ -15,7 +15,11 @@ USAGE:
     cargo run --release --example mta -- [OPTIONS]
 
 OPTIONS:
-    --listen ADDR          HTTP listener (default 127.0.0.1:8000; port 0 picks a free port)
+    --listen ADDR          HTTP listener (default 127.0.0.1:8000; port 0 picks a free port). A
+                           non-loopback address needs a credential in http.toml ([http.auth])
+    --tls-cert PEM         serve HTTPS with this certificate chain (PEM; with --tls-key)
+    --tls-key PEM          the private key of --tls-cert (PEM, PKCS#8, PKCS#1 or SEC1)
+    --tls-self-signed      serve HTTPS with a certificate for localhost made at start
     --dns SERVER:PORT      resolve MX through this DNS server instead of the in-process .test zones
     --config DIR           read the config files from DIR (default: write the embedded defaults
                            into a temporary folder and print its path)
@@ -30,6 +34,9 @@ OPTIONS:
                            folder, kept across runs; the self test uses a fresh one)
     --spool-backend KIND   database (default: one redb file) or files (one file per message)
     --fast                 run simulated time 600 times faster (the self test's profile)
+    --metrics-openmetrics  answer OpenMetrics to a scraper that asks for it (Prometheus then
+                           stores every counter as NAME_total; the default, text 0.0.4,
+                           keeps the names that curl /metrics and KumoMTA's dashboards show)
     --selftest N           inject N recipients over HTTP, run until each is delivered or bounced,
                            print a summary and exit 0 only if every message is accounted for
     --selftest-crash N     inject N recipients into a child demo, kill -9 it mid-run, start it
@@ -50,6 +57,21 @@ pub enum DeliverTarget {
     Maildir(PathBuf),
     /// `smtp`: real delivery over SMTP to the MX hosts' addresses, on `--smtp-port`.
     Smtp,
+}
+
+/// TLS of the HTTP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpTls {
+    /// `--tls-cert PEM --tls-key PEM`: a certificate chain and its key from PEM files.
+    Files {
+        /// The certificate chain, leaf first.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// `--tls-self-signed`: a certificate for `localhost` made at start.
+    SelfSigned,
 }
 
 /// The default port of `--deliver smtp` (KumoMTA's egress `smtp_port`).
@@ -90,6 +112,8 @@ pub struct MtaArgs {
     pub listen: SocketAddr,
     /// True when `--listen` was given explicitly.
     pub listen_given: bool,
+    /// HTTPS instead of HTTP.
+    pub tls: Option<HttpTls>,
     /// An upstream DNS server to use instead of the in-process zones.
     pub dns: Option<SocketAddr>,
     /// The config folder; `None` means "write the embedded defaults into a temporary folder".
@@ -110,6 +134,8 @@ pub struct MtaArgs {
     pub spool_backend: kumo_spool::BackendKind,
     /// Simulated time 600 times faster (the self test's profile).
     pub fast: bool,
+    /// `/metrics` negotiates OpenMetrics (`--metrics-openmetrics`).
+    pub metrics_openmetrics: bool,
     /// Delivery weights overriding the config file.
     pub probabilities: ProbabilityOverrides,
     /// Seed of the simulation's random numbers.
@@ -125,6 +151,7 @@ impl Default for MtaArgs {
                 .parse()
                 .expect("the default listener is a valid address"),
             listen_given: false,
+            tls: None,
             dns: None,
             config: None,
             deliver: None,
@@ -135,6 +162,7 @@ impl Default for MtaArgs {
             spool: None,
             spool_backend: kumo_spool::BackendKind::default(),
             fast: false,
+            metrics_openmetrics: false,
             probabilities: ProbabilityOverrides::default(),
             seed: None,
             help: false,
@@ -162,6 +190,17 @@ pub enum CliError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// An option given without the one it goes with.
+    #[error("option {option} needs {needs}")]
+    MissingCompanion {
+        /// The option given.
+        option: &'static str,
+        /// The option it needs.
+        needs: &'static str,
+    },
+    /// Two options that exclude each other.
+    #[error("options {0} and {1} exclude each other")]
+    Conflicting(&'static str, &'static str),
 }
 
 impl MtaArgs {
@@ -184,6 +223,7 @@ impl MtaArgs {
         S: Into<String>,
     {
         let mut out = MtaArgs::default();
+        let (mut tls_cert, mut tls_key, mut tls_self_signed) = (None, None, false);
         let mut it = args.into_iter().map(Into::into);
         while let Some(arg) = it.next() {
             // Accept both `--opt value` and `--opt=value`.
@@ -204,6 +244,9 @@ impl MtaArgs {
                     out.listen = parse_addr("--listen", &v)?;
                     out.listen_given = true;
                 }
+                "--tls-cert" => tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
+                "--tls-key" => tls_key = Some(PathBuf::from(value("--tls-key")?)),
+                "--tls-self-signed" => tls_self_signed = true,
                 "--dns" => {
                     let v = value("--dns")?;
                     out.dns = Some(parse_addr("--dns", &v)?);
@@ -246,6 +289,7 @@ impl MtaArgs {
                     };
                 }
                 "--fast" => out.fast = true,
+                "--metrics-openmetrics" => out.metrics_openmetrics = true,
                 "--selftest-crash" => {
                     let v = value("--selftest-crash")?;
                     out.selftest_crash = Some(parse_count("--selftest-crash", v)?);
@@ -289,6 +333,29 @@ impl MtaArgs {
                 _ => return Err(CliError::UnknownOption(arg)),
             }
         }
+        out.tls = match (tls_cert, tls_key, tls_self_signed) {
+            (None, None, false) => None,
+            (None, None, true) => Some(HttpTls::SelfSigned),
+            (Some(cert), Some(key), false) => Some(HttpTls::Files { cert, key }),
+            (Some(_), None, false) => {
+                return Err(CliError::MissingCompanion {
+                    option: "--tls-cert",
+                    needs: "--tls-key",
+                });
+            }
+            (None, Some(_), false) => {
+                return Err(CliError::MissingCompanion {
+                    option: "--tls-key",
+                    needs: "--tls-cert",
+                });
+            }
+            (Some(_), _, true) => {
+                return Err(CliError::Conflicting("--tls-self-signed", "--tls-cert"));
+            }
+            (None, Some(_), true) => {
+                return Err(CliError::Conflicting("--tls-self-signed", "--tls-key"));
+            }
+        };
         Ok(out)
     }
 }
@@ -484,6 +551,20 @@ mod tests {
         assert_eq!(a.deliver, Some(DeliverTarget::Smtp));
         assert_eq!(a.smtp_port, 2525);
         assert_eq!(MtaArgs::parse(["--fast"]).unwrap().smtp_port, 25);
+        assert_eq!(MtaArgs::parse(["--fast"]).unwrap().tls, None);
+        assert_eq!(
+            MtaArgs::parse(["--tls-cert", "c.pem", "--tls-key=k.pem"])
+                .unwrap()
+                .tls,
+            Some(HttpTls::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        assert_eq!(
+            MtaArgs::parse(["--tls-self-signed"]).unwrap().tls,
+            Some(HttpTls::SelfSigned)
+        );
     }
 
     #[test]
@@ -526,6 +607,17 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(
+            MtaArgs::parse(["--tls-cert", "c.pem"]).unwrap_err(),
+            CliError::MissingCompanion {
+                option: "--tls-cert",
+                needs: "--tls-key"
+            }
+        );
+        assert_eq!(
+            MtaArgs::parse(["--tls-self-signed", "--tls-key=k.pem"]).unwrap_err(),
+            CliError::Conflicting("--tls-self-signed", "--tls-key")
+        );
         assert!(matches!(
             MtaArgs::parse(["--listen", "localhost"]).unwrap_err(),
             CliError::InvalidValue {

@@ -39,6 +39,10 @@ const AREAS: &[(&str, AreaFn)] = &[
     ("spool", kumo_benches::spool::run),
     #[cfg(feature = "smtp")]
     ("smtp", kumo_benches::smtp::run),
+    #[cfg(feature = "http")]
+    ("http", kumo_benches::http::run),
+    #[cfg(feature = "tools")]
+    ("tools", kumo_benches::tools::run),
 ];
 
 fn usage() -> String {

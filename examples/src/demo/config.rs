@@ -83,6 +83,10 @@ fn section_of(e: &ConfigError) -> &'static str {
         ConfigError::Retry => "retry",
         ConfigError::Clock => "clock",
         ConfigError::Shaping => "shaping",
+        ConfigError::Admission(_) => "admission",
+        ConfigError::Http(_) => "http",
+        ConfigError::Trace(_) => "trace",
+        ConfigError::Metrics(_) => "metrics",
         _ => "delivery",
     }
 }

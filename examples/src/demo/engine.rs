@@ -27,6 +27,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::{Semaphore, mpsc};
 
+use super::admission::Held;
 use super::config::ConfigSource;
 use super::jobs::SpoolJobStore;
 use super::journal::Ending as End;
@@ -40,6 +41,12 @@ use crate::ledger::Ledger;
 use crate::maildir::Maildir;
 use crate::settings::{AddressFamily, RetryDecision};
 use crate::zones::provider_of;
+
+/// The bytes of message data `msg` holds in memory, as admission counts them: taken when the
+/// engine takes the message, released when it ends (its data is never replaced in between).
+fn resident(msg: &Msg) -> usize {
+    msg.data.as_ref().map_or(0, Bytes::len)
+}
 
 /// Sessions at once across all queues.
 const GLOBAL_SESSIONS: usize = 512;
@@ -76,6 +83,8 @@ pub(crate) struct Engine {
     pub(crate) known_ids: Mutex<HashSet<u128>>,
     /// The `deferred_generation` jobs, set once at start.
     pub(crate) jobs: std::sync::OnceLock<Arc<SpoolJobStore>>,
+    /// The messages taken and not yet ended, and their bytes in memory: what admission limits.
+    pub(crate) held: Held,
     ready_tx: mpsc::UnboundedSender<Msg>,
     rng: Mutex<StdRng>,
     limits: Mutex<SessionLimits>,
@@ -131,6 +140,7 @@ impl Engine {
             spool: Arc::new(spool),
             known_ids: Mutex::new(HashSet::new()),
             jobs: std::sync::OnceLock::new(),
+            held: Held::default(),
             ready_tx,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             limits: Mutex::new(HashMap::new()),
@@ -151,8 +161,9 @@ impl Engine {
         self.clock.lock().sim_ms(Instant::now())
     }
 
-    /// Takes a new message: counts it and hands it to the ready queue.
+    /// Takes a new message: counts it (ledger and admission) and hands it to the ready queue.
     pub(crate) fn accept(&self, new: NewMsg) {
+        self.held.take(new.data.len());
         let msg = Msg {
             seq: self.ledger.injected(),
             id: new.id,
@@ -208,6 +219,7 @@ impl Engine {
                 provider: None,
                 spool_id: Some(id),
             };
+            self.held.take(resident(&msg));
             match meta.due.and_then(|due| due.duration_since(now).ok()) {
                 Some(wait) if !wait.is_zero() => due_later.push((msg, sched_now + wait)),
                 _ => self.make_ready(msg),
@@ -293,6 +305,7 @@ impl Engine {
             let st = self.spool.spool.stats();
             let m = &self.metrics;
             m.spool_live.set(self.spool.live());
+            m.sweep_series(&cfg.metrics, Instant::now());
             m.spool_bytes_written.set(st.bytes_written as i64);
             m.spool_syncs.set(st.syncs as i64);
             m.spool_groups.set(st.groups as i64);
@@ -332,6 +345,8 @@ impl Engine {
     /// One message: resolve, plan, then a simulated session or a real SMTP delivery; then
     /// deliver, bounce or defer.
     async fn deliver(self: &Arc<Self>, mut msg: Msg) {
+        // The queue's series are not retired while a session of it is in flight.
+        let _in_flight = self.metrics.in_flight(&msg.queue);
         let cfg = self.config.current();
         let n = self.sessions.fetch_add(1, Ordering::Relaxed);
         let tracer = Tracer::new(
@@ -667,8 +682,10 @@ impl Engine {
             .unwrap_or_else(|_| Err(SpoolError::Interrupted))
     }
 
-    /// A message ended: journal it (the commit point), then remove its spool entry.
+    /// A message ended: journal it (the commit point), then remove its spool entry. Every
+    /// ending passes here, after the ledger counted it: admission releases it here too.
     fn finish(&self, msg: &Msg, ending: End) {
+        self.held.release(resident(msg));
         if self.spool.journal(ending, &msg.id, &msg.recipient).is_err() {
             self.metrics.spool_errors.inc();
         }

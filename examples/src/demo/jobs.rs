@@ -8,6 +8,12 @@
 //! need not be durable: after a crash the job is generated again from the start, and every
 //! message id already held (in the spool, or ended in the delivery journal) is recognised and
 //! skipped. Records are kept in memory only.
+//!
+//! A job answered `200` is never refused midway by the `[admission]` limits: kumo-inject asks
+//! the demo's admission for room before the job's first recipient and after each checkpoint,
+//! and the job waits there while the limits are reached (`super::admission`). A job waiting
+//! when the demo stops is stopped after its last checkpoint, stays in the spool, and resumes
+//! at the next start.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -52,6 +52,23 @@ impl DemoHandler {
         Reply::new(code, Some(enhanced), text)
     }
 
+    /// `452 4.3.1` (RFC 3463: mail system full) while an `[admission]` limit is reached,
+    /// counted under `total_smtp_refusals{reason="backpressure"}`.
+    fn backpressure(&self) -> Option<Reply> {
+        let cfg = self.engine.config.current();
+        let limit = self.engine.held.reached(&cfg.admission)?;
+        self.engine.metrics.smtp_refusal("backpressure");
+        let what = match limit {
+            super::admission::Limit::Messages => "too many messages",
+            super::admission::Limit::Bytes => "too many bytes",
+        };
+        Some(Self::reply(
+            452,
+            (4, 3, 1),
+            &format!("{what} pending, try again later"),
+        ))
+    }
+
     /// The `Received:` trace header (RFC 5321 §4.4) of a message from `session`.
     fn received_header(&self, session: &SessionInfo, id: &str, now: OffsetDateTime) -> String {
         let helo = session.helo.as_deref().unwrap_or("unknown");
@@ -73,9 +90,22 @@ impl DemoHandler {
 }
 
 impl Handler for DemoHandler {
+    /// Refuses the transaction (`452 4.3.1`) while an `[admission]` limit is reached.
+    async fn mail_from(&self, _session: &SessionInfo, _mail: &MailFrom) -> Reply {
+        if let Some(refused) = self.backpressure() {
+            return refused;
+        }
+        Self::reply(250, (2, 1, 0), "sender ok")
+    }
+
     async fn rcpt_to(&self, session: &SessionInfo, _mail: &MailFrom, recipient: &str) -> Reply {
         if self.engine.stopping.load(Ordering::Relaxed) {
             return Self::reply(421, (4, 3, 2), "shutting down, try again later");
+        }
+        // A transaction that began below the limits takes no more recipients once one is
+        // reached (RFC 5321 §4.5.3.1.10: 452, the client retries them later).
+        if let Some(refused) = self.backpressure() {
+            return refused;
         }
         let Some(domain) = queue_of(recipient) else {
             self.engine.metrics.smtp_refusal("bad_recipient");
@@ -180,7 +210,7 @@ pub(crate) struct Listener {
 
 /// A rustls server configuration with a self-signed certificate for `hostname`, made at start
 /// (as a "snakeoil" certificate: STARTTLS encrypts; MX-to-MX senders do not check it).
-fn self_signed_tls(hostname: &str) -> std::io::Result<Arc<rustls::ServerConfig>> {
+pub(crate) fn self_signed_tls(hostname: &str) -> std::io::Result<Arc<rustls::ServerConfig>> {
     let made = rcgen::generate_simple_self_signed(vec![hostname.to_owned()])
         .map_err(std::io::Error::other)?;
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());

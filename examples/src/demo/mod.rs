@@ -13,9 +13,12 @@
 //! | `--deliver smtp` | kumo-smtp (`Client::connect` along the plan, `Connection::send`, reuse per site) |
 //! | the spool | kumo-spool (group commit before the `200`, recovery at start) |
 
+mod admission;
+mod auth;
 mod config;
 mod crash;
 mod engine;
+mod http_server;
 mod jobs;
 pub mod journal;
 mod listener;
@@ -25,6 +28,7 @@ mod selftest;
 mod sink;
 mod smtp;
 mod spool;
+mod tls;
 mod web;
 
 use std::net::SocketAddr;
@@ -40,11 +44,13 @@ use tokio::task::JoinHandle;
 
 pub use config::ConfigLoadError;
 pub use crash::{CrashReport, crash_selftest};
+pub use http_server::{FileLimits, HttpCounters, HttpInfo, HttpLimits};
 pub use selftest::{SelftestReport, selftest};
 pub use spool::{Recovery, SpoolOpenError};
+pub use tls::TlsError;
 pub use web::Status;
 
-use crate::cli::{DeliverTarget, MtaArgs, ProbabilityOverrides};
+use crate::cli::{DeliverTarget, HttpTls, MtaArgs, ProbabilityOverrides};
 use crate::ledger::Ledger;
 use crate::maildir::{Maildir, MaildirError};
 use crate::settings::{Profile, write_defaults};
@@ -53,8 +59,11 @@ use engine::Engine;
 /// How to start the demo. Build it with struct update syntax from `DemoOptions::default()`.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
-    /// HTTP listener (port 0 picks a free port).
+    /// HTTP listener (port 0 picks a free port). A non-loopback address needs a credential in
+    /// `[http.auth]`.
     pub listen: SocketAddr,
+    /// HTTPS instead of HTTP.
+    pub tls: Option<HttpTls>,
     /// Resolve through this DNS server instead of the in-process `.test` zones.
     pub dns: Option<SocketAddr>,
     /// The config folder; `None` writes the embedded defaults into a temporary folder. A folder
@@ -79,6 +88,10 @@ pub struct DemoOptions {
     pub spool: Option<PathBuf>,
     /// Where the spool keeps its entries.
     pub spool_backend: kumo_spool::BackendKind,
+    /// `/metrics` answers OpenMetrics to a scraper that asks for it; off by default, so that
+    /// a Prometheus server stores the names `curl /metrics` shows (see
+    /// [`kumo_metrics::MetricsRouter::negotiate_openmetrics`]).
+    pub metrics_openmetrics: bool,
 }
 
 /// The spool folder of `cargo run --example mta` without `--spool`: `kumo-demo-spool` in the
@@ -91,6 +104,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
             dns: None,
             config: None,
             profile: Profile::Interactive,
@@ -102,6 +116,7 @@ impl Default for DemoOptions {
             config_scan: Duration::from_secs(1),
             spool: None,
             spool_backend: kumo_spool::BackendKind::default(),
+            metrics_openmetrics: false,
         }
     }
 }
@@ -117,6 +132,7 @@ impl DemoOptions {
             } else {
                 args.listen
             },
+            tls: args.tls.clone(),
             dns: args.dns,
             config: args.config.clone(),
             profile: if selftest && args.deliver == Some(DeliverTarget::Smtp) {
@@ -138,6 +154,7 @@ impl DemoOptions {
             config_scan: Duration::from_secs(1),
             spool: args.spool.clone(),
             spool_backend: args.spool_backend,
+            metrics_openmetrics: args.metrics_openmetrics,
         }
     }
 }
@@ -176,6 +193,17 @@ pub enum DemoError {
     /// The HTTP listener cannot bind.
     #[error("cannot listen on {0}")]
     Listen(SocketAddr, #[source] std::io::Error),
+    /// `--listen` names a non-loopback address and `[http.auth]` holds no credential.
+    #[error("refusing to serve HTTP on {addr} (not loopback) without credentials: {fix}")]
+    InsecureListen {
+        /// The address.
+        addr: SocketAddr,
+        /// How to fix it (a token to configure, made for the purpose).
+        fix: String,
+    },
+    /// The HTTP listener's TLS cannot be set up.
+    #[error("cannot set up HTTPS")]
+    Tls(#[from] TlsError),
     /// The ESMTP listener cannot bind.
     #[error("cannot listen for SMTP on {0}")]
     SmtpListen(SocketAddr, #[source] std::io::Error),
@@ -203,6 +231,7 @@ pub enum DemoError {
 pub struct Demo {
     engine: Arc<Engine>,
     http: SocketAddr,
+    http_info: Arc<HttpInfo>,
     smtp: Option<listener::Listener>,
     dns_server: Option<LoopbackDnsServer>,
     config_dir: PathBuf,
@@ -248,6 +277,17 @@ impl Demo {
             }
         };
         let config = config::ConfigSource::open(&config_dir, opts.probabilities, opts.config_scan)?;
+        // The HTTP listener's limits are read at start; `[http.auth]` on every request.
+        let http_config = config.current().http.clone();
+        if !opts.listen.ip().is_loopback() && !http_config.auth.has_credentials() {
+            return Err(insecure_listen(
+                opts.listen,
+                &config_dir,
+                opts.config.is_none(),
+            ));
+        }
+        let http_tls = opts.tls.as_ref().map(tls::server_config).transpose()?;
+        let http_limits = HttpLimits::new(&http_config, FileLimits::raise());
 
         let (dns_server, resolver) = match opts.dns {
             Some(addr) => (
@@ -321,9 +361,6 @@ impl Demo {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| DemoError::Listen(opts.listen, e))?;
-        let http = listener
-            .local_addr()
-            .map_err(|e| DemoError::Listen(opts.listen, e))?;
         let (inject, injector) =
             sink::inject_routes(&engine, jobs.clone()).map_err(DemoError::Runtime)?;
         if jobs.len() > 0 {
@@ -332,20 +369,38 @@ impl Demo {
             let _ = injector.resume_pending().await;
         }
         let app = web::routes(engine.clone())
-            .merge(kumo_metrics::router(registry, 64 * 1024))
+            .merge(
+                kumo_metrics::MetricsRouter::new(registry)
+                    .chunk_size(64 * 1024)
+                    .negotiate_openmetrics(opts.metrics_openmetrics)
+                    .build(),
+            )
             .merge(inject);
+        // The listener's own accept loop (limits, shedding, TLS) around the router, with
+        // `[http.auth]` as a tower layer over every route.
+        let live = engine.clone();
+        let auth = auth::Auth::new(Box::new(move || live.config.current()));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let (http_server, serving) = http_server::serve(
+            listener,
+            app,
+            http_limits,
+            http_tls,
+            async move {
                 let _ = rx.await;
-            });
-            // The server only ends on shutdown; an accept error there has nobody to report to.
-            let _ = serve.await;
-        });
+            },
+            move |app, info| {
+                app.merge(http_server::routes(info))
+                    .layer(axum::middleware::from_fn_with_state(auth, auth::authorize))
+            },
+        )
+        .map_err(|e| DemoError::Listen(opts.listen, e))?;
+        let (http, http_info) = (http_server.addr, http_server.info);
+        let server = tokio::spawn(serving);
         Ok(Demo {
             engine,
             http,
+            http_info,
             smtp,
             dns_server,
             config_dir,
@@ -364,6 +419,11 @@ impl Demo {
     /// The HTTP listener's address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http
+    }
+
+    /// The HTTP listener's limits in force (file handles included) and what it did.
+    pub fn http_info(&self) -> &HttpInfo {
+        &self.http_info
     }
 
     /// The ESMTP listener's address, when `--smtp-listen` was given.
@@ -435,6 +495,7 @@ impl Demo {
     pub fn banner(&self) -> String {
         banner(
             self.http,
+            &self.http_info,
             self.smtp_addr(),
             self.dns_addr(),
             &self.config_dir,
@@ -548,16 +609,63 @@ async fn recover(
     Ok(rec)
 }
 
+/// Why `--listen` on a non-loopback address is refused, and how to fix it: a token made for
+/// the purpose, its SHA-256 for `http.toml`.
+fn insecure_listen(addr: SocketAddr, config_dir: &Path, temporary: bool) -> DemoError {
+    let token: String = tls::random_bytes::<24>()
+        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+        .unwrap_or_else(|| "CHOOSE-A-LONG-RANDOM-TOKEN".to_owned());
+    let file = if temporary {
+        "http.toml of a config folder given with --config DIR (an empty folder gets the \
+         defaults written into it)"
+            .to_owned()
+    } else {
+        config_dir.join("http.toml").display().to_string()
+    };
+    let fix = format!(
+        "add a bearer token (or a user) to [http.auth] in {file}, for example\n\n\
+         [[http.auth.tokens]]\n\
+         name = \"admin\"\n\
+         sha256 = \"{hash}\"\n\n\
+         and send `Authorization: Bearer {token}`; or listen on loopback (--listen 127.0.0.1:8000)",
+        hash = auth::token_sha256_hex(&token),
+    );
+    DemoError::InsecureListen { addr, fix }
+}
+
 /// The start-up text: what the demo serves and three commands to try.
 pub fn banner(
     http: SocketAddr,
+    http_info: &HttpInfo,
     smtp: Option<SocketAddr>,
     dns: Option<SocketAddr>,
     config_dir: &Path,
     spool_dir: &Path,
     recovery: Recovery,
 ) -> String {
-    let base = format!("http://{http}");
+    let base = format!("{}://{http}", http_info.scheme);
+    let l = &http_info.limits;
+    let files = |n: Option<u64>| n.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+    let http_line = format!(
+        "  http      {scheme}; up to {max} connections ({per} per peer; file handles: soft {soft}, hard {hard});\n            \
+         timeouts: head {head:.0} s, idle {idle:.0} s, body {body:.0} s (then >= {rate} B/s); GET {base}/api/http\n            \
+         [http.auth] in http.toml: loopback needs no credentials, others a token or a user\n",
+        scheme = http_info.scheme,
+        max = l.max_connections,
+        per = l.max_connections_per_peer,
+        soft = files(l.files.soft),
+        hard = files(l.files.hard),
+        head = l.header_timeout.as_secs_f64(),
+        idle = l.idle_timeout.as_secs_f64(),
+        body = l.body_timeout.as_secs_f64(),
+        rate = l.body_min_rate,
+    );
+    // A self-signed certificate is not one curl can check.
+    let curl = if http_info.scheme == "https" {
+        "curl -sk"
+    } else {
+        "curl -s"
+    };
     let dns_line = match dns {
         Some(d) => format!(
             "  dns       {d} (in process) serves the .test zones: example.test, gmail.test,\n            \
@@ -577,6 +685,7 @@ pub fn banner(
          \x20 metrics   {base}/metrics   and   {base}/metrics.json   (gzip on Accept-Encoding)\n\
          \x20 trace     {base}/api/trace/v1   (JSON lines; ?terse=true&only_new=true&only_one=true&side=client|server)\n\
          \x20 status    {base}/api/status\n\
+         {http_line}\
          {smtp_line}\
          {dns_line}\
          \x20 config    {dir}  (queues.toml, shaping.toml, delivery.toml; edits apply within a second)\n\
@@ -585,7 +694,7 @@ pub fn banner(
          Try:\n\
          \n\
          \x20 # 1. inject three messages (templated per recipient)\n\
-         \x20 curl -s {base}/api/inject/v1 -H 'content-type: application/json' -d '{{\n\
+         \x20 {curl} {base}/api/inject/v1 -H 'content-type: application/json' -d '{{\n\
          \x20   \"envelope_sender\": \"demo@kumo.test\",\n\
          \x20   \"content\": {{\"from\": {{\"email\": \"demo@kumo.test\", \"name\": \"kumo demo\"}},\n\
          \x20               \"subject\": \"Hello {{{{ name }}}}\", \"text_body\": \"Hi {{{{ name }}}}, this is kumo.\"}},\n\
@@ -594,7 +703,7 @@ pub fn banner(
          \x20                  {{\"email\": \"carl@bücher.test\", \"name\": \"Carl\"}}]}}'\n\
          \n\
          \x20 # 2. watch the counters\n\
-         \x20 curl -s {base}/metrics | grep -E '^(total_messages|scheduled_count|ready_count)'\n\
+         \x20 {curl} {base}/metrics | grep -E '^(total_messages|scheduled_count|ready_count)'\n\
          \n\
          \x20 # 3. make every delivery fail permanently, inject again, and watch total_messages_fail climb\n\
          \x20 sed -i 's/^permanent = .*/permanent = 100.0/' {delivery}\n\

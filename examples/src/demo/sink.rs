@@ -8,14 +8,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use kumo_inject::{
-    BatchId, Durability, GeneratedMessage, Injector, MessageSink, Refusal, RouterConfig, SinkError,
+    BatchId, Durability, GeneratedMessage, Injector, MessageSink, RouterConfig, SinkError,
 };
 use parking_lot::Mutex;
 
+use super::admission::DemoAdmission;
 use super::engine::Engine;
 use super::jobs::SpoolJobStore;
 use super::message::NewMsg;
@@ -107,22 +107,16 @@ impl MessageSink for EngineSink {
 }
 
 /// The `POST /api/inject/v1` router of kumo-inject, generating into the engine, with
-/// `deferred_generation` jobs kept in the spool. New requests are refused (503) once the demo
-/// is shutting down or before the spool has been recovered.
+/// `deferred_generation` jobs kept in the spool (made once the spool has been recovered). New
+/// requests are refused (503) once the demo is shutting down, and (503 with `Retry-After`)
+/// while an `[admission]` limit is reached; accepted jobs wait for room ([`DemoAdmission`]).
 pub(crate) fn inject_routes(
     engine: &Arc<Engine>,
     jobs: Arc<SpoolJobStore>,
 ) -> Result<(axum::Router, Injector), kumo_inject::NoRuntime> {
-    let stopping = engine.clone();
     let injector = Injector::builder(EngineSink::new(engine.clone()))
         .job_store(jobs)
-        .admission(move || {
-            if stopping.stopping.load(Ordering::Relaxed) {
-                Err(Refusal::ShuttingDown)
-            } else {
-                Ok(())
-            }
-        })
+        .admission(DemoAdmission::new(engine.clone()))
         .build()?;
     Ok((
         kumo_inject::router(injector.clone(), RouterConfig::default()),

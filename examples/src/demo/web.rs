@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -11,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use kumo_trace::SubscribeOptions;
+use kumo_trace::{SubscribeOptions, Timestamp};
 
 use super::engine::Engine;
 
@@ -132,18 +133,60 @@ async fn trace_handler(
             TraceSide::Server => kumo_trace::Side::Server,
         });
     }
-    let sub = engine.trace.subscribe(SubscribeOptions {
+    // The `[trace]` limits in force, then a place for this stream (or 503).
+    let limits = engine.config.current().trace;
+    let stall = Duration::from_millis(limits.stall_timeout_ms);
+    let mut config = engine.trace.config();
+    config.max_subscribers = limits.max_subscribers;
+    config.stall_timeout = stall;
+    if engine.trace.config() != config {
+        engine.trace.set_config(config);
+    }
+    engine
+        .trace
+        .expire_stalled(Timestamp::from_system_time(SystemTime::now()));
+    let sub = match engine.trace.try_subscribe(SubscribeOptions {
         terse: q.terse,
         only_new: q.only_new,
         only_one: q.only_one,
         filter,
+        max_bytes: limits.buffer_bytes,
         ..SubscribeOptions::default()
+    }) {
+        Ok(sub) => sub,
+        Err(e) => {
+            let retry = stall.as_secs().max(1).to_string();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, retry)],
+                format!("{e}; try again later\n"),
+            )
+                .into_response();
+        }
+    };
+    // While only stalled streams are left nothing is published to them (events are not even
+    // built), so a watchdog passes the time to the hub: a stream whose client stopped reading
+    // is dropped one stall timeout after its buffer filled. It ends with the response body.
+    let (alive, mut gone) = tokio::sync::oneshot::channel::<()>();
+    let hub = engine.trace.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(
+            (stall / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)),
+        );
+        loop {
+            tokio::select! {
+                _ = &mut gone => break,
+                _ = tick.tick() => {
+                    hub.expire_stalled(Timestamp::from_system_time(SystemTime::now()));
+                }
+            }
+        }
     });
-    let stream = futures_util::stream::unfold(sub, |mut sub| async move {
+    let stream = futures_util::stream::unfold((sub, alive), |(mut sub, alive)| async move {
         let ev = sub.recv().await?;
         Some((
             Ok::<_, Infallible>(Bytes::from(kumo_trace::to_json_line(&ev))),
-            sub,
+            (sub, alive),
         ))
     });
     let mut resp = Response::new(Body::from_stream(stream));

@@ -5,8 +5,6 @@
 //! Each area that grows its own tests gets a submodule file here; submodules reach the shared
 //! helpers below through `super::`.
 
-mod smtp_pipelining;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +13,11 @@ use kumo_examples::demo::{Demo, DemoOptions, selftest};
 use kumo_examples::http::{self, Request, Target};
 use kumo_examples::settings::{Profile, write_defaults};
 use kumo_examples::snapshot::Snapshot;
+
+mod backpressure;
+mod http_hardening;
+mod smtp_pipelining;
+mod trace_and_series_bounds;
 
 /// Sets the delivery weights in `delivery.toml`, keeping the rest of the file.
 fn set_weights(dir: &Path, success: f64, transient: f64, permanent: f64) {
