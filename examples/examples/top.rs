@@ -1,5 +1,7 @@
 //! `top` for the demo MTA: the busiest queues, refreshed live. Each refresh streams `/metrics`
-//! through kumo-metrics' streaming parser as the bytes arrive.
+//! through kumo-metrics' streaming parser as the bytes arrive and keeps only what the screen
+//! shows: the totals and the `--limit` busiest queues (memory independent of the number of
+//! queues; rates from the previous refresh of those rows).
 //!
 //! ```sh
 //! cargo run --release --example mta            # in one terminal
@@ -18,15 +20,18 @@ use std::time::{Duration, Instant};
 
 use kumo_examples::cli::{ToolArgs, error_chain};
 use kumo_examples::http::Target;
-use kumo_examples::snapshot::Snapshot;
+use kumo_examples::tools::TopView;
 
 const USAGE: &str =
-    "usage: top [--url http://127.0.0.1:8000] [--interval SECS] [--limit N] [--once] [--gzip]";
+    "usage: top [--url http://127.0.0.1:8000] [--interval SECS] [--limit N] [--once] [--gzip]
+
+  --limit N   the N busiest queues (most messages scheduled), default 20
+  --once      print one table and exit";
 
 fn main() -> ExitCode {
     let parsed = ToolArgs::parse(
         std::env::args().skip(1),
-        &["--once", "--gzip"],
+        &["--once", "--gzip", "--help"],
         &["--interval", "--limit"],
     )
     .and_then(|a| {
@@ -49,6 +54,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.flag("--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let (url, once, gzip) = (&args.url, args.flag("--once"), args.flag("--gzip"));
     let target = match Target::parse(url) {
         Ok(t) => t.with_path("/metrics"),
@@ -60,7 +69,7 @@ fn main() -> ExitCode {
     let mut previous: Option<(Instant, HashMap<String, f64>)> = None;
     loop {
         let t0 = Instant::now();
-        let snap = match Snapshot::fetch(&target, gzip) {
+        let view = match TopView::fetch(&target, gzip, limit) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("top: {} ({url})", error_chain(&e));
@@ -68,7 +77,7 @@ fn main() -> ExitCode {
             }
         };
         let fetched = t0.elapsed();
-        let ended = snap.ended();
+        let ended = view.ended();
         let rates: HashMap<String, f64> = match &previous {
             Some((at, before)) => {
                 let secs = t0.duration_since(*at).as_secs_f64().max(1e-3);
@@ -89,10 +98,10 @@ fn main() -> ExitCode {
         }
         println!(
             "kumo top  {url}  (scraped {} series in {:.1} ms)",
-            snap.samples,
+            view.samples,
             fetched.as_secs_f64() * 1000.0
         );
-        print!("{}", snap.render_top(&rates, limit));
+        print!("{}", view.render(&rates));
         if once {
             return ExitCode::SUCCESS;
         }

@@ -15,6 +15,7 @@
 //! | [`clock`] | simulated time that can run faster than real time |
 //! | [`http`] | a small blocking HTTP/1.1 client for the command-line examples |
 //! | [`snapshot`] | `/metrics` read with the streaming parser: per-queue and per-provider counts |
+//! | [`tools`] | the `top` and `queue-summary` views, sized by what they show (a million queues) |
 //! | [`demo`] | the composed demo MTA and its self test |
 #![forbid(unsafe_code)] // nothing here needs it
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)] // the public surface is documented and deliberate
@@ -33,4 +34,5 @@ pub mod ledger;
 pub mod maildir;
 pub mod settings;
 pub mod snapshot;
+pub mod tools;
 pub mod zones;

@@ -1,9 +1,9 @@
 //! A summary of the demo's `/metrics`, read with kumo-metrics' streaming [`Parser`] as the body
-//! arrives: per-queue and per-provider counts, connection attempts, pop tardiness. The `top` and
-//! `queue-summary` examples print it.
+//! arrives: per-queue and per-provider counts, connection attempts, pop tardiness, every series
+//! kept (the tests and the self test read it). [`scrape`] streams a body into any consumer;
+//! the `top` and `queue-summary` tools use the bounded views of [`crate::tools`].
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use kumo_metrics::{HistogramSeries, Item, ParseError, Parser};
 
@@ -29,6 +29,89 @@ impl Row {
     pub fn queued(&self) -> f64 {
         self.scheduled + self.ready
     }
+
+    /// A row whose columns are all unknown (`NaN`, shown as `-`).
+    pub fn unknown() -> Row {
+        Row {
+            scheduled: f64::NAN,
+            ready: f64::NAN,
+            delivered: f64::NAN,
+            transfail: f64::NAN,
+            fail: f64::NAN,
+        }
+    }
+
+    /// The value of `column`.
+    pub fn get(&self, column: Column) -> f64 {
+        match column {
+            Column::Scheduled => self.scheduled,
+            Column::Ready => self.ready,
+            Column::Delivered => self.delivered,
+            Column::Transfail => self.transfail,
+            Column::Fail => self.fail,
+        }
+    }
+
+    /// Sets `column`.
+    pub fn set(&mut self, column: Column, value: f64) {
+        match column {
+            Column::Scheduled => self.scheduled = value,
+            Column::Ready => self.ready = value,
+            Column::Delivered => self.delivered = value,
+            Column::Transfail => self.transfail = value,
+            Column::Fail => self.fail = value,
+        }
+    }
+
+    /// Adds `value` to `column`.
+    pub fn add(&mut self, column: Column, value: f64) {
+        self.set(column, self.get(column) + value);
+    }
+
+    /// Messages ended (delivered or bounced).
+    pub fn ended(&self) -> f64 {
+        self.delivered + self.fail
+    }
+}
+
+/// A column of [`Row`], and the families that carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `scheduled_count` (per queue), `scheduled_count_by_provider`.
+    Scheduled,
+    /// `ready_count` (per queue).
+    Ready,
+    /// `total_messages_delivered`, `total_messages_delivered_by_provider`.
+    Delivered,
+    /// `total_messages_transfail`, `total_messages_transfail_by_provider`.
+    Transfail,
+    /// `total_messages_fail`, `total_messages_fail_by_provider`.
+    Fail,
+}
+
+impl Column {
+    /// The column a per-queue family (label `queue`) carries.
+    pub fn of_queue_family(family: &str) -> Option<Column> {
+        Some(match family {
+            "scheduled_count" => Column::Scheduled,
+            "ready_count" => Column::Ready,
+            "total_messages_delivered" => Column::Delivered,
+            "total_messages_transfail" => Column::Transfail,
+            "total_messages_fail" => Column::Fail,
+            _ => return None,
+        })
+    }
+
+    /// The column a per-provider family (label `provider`) carries.
+    pub fn of_provider_family(family: &str) -> Option<Column> {
+        Some(match family {
+            "scheduled_count_by_provider" => Column::Scheduled,
+            "total_messages_delivered_by_provider" => Column::Delivered,
+            "total_messages_transfail_by_provider" => Column::Transfail,
+            "total_messages_fail_by_provider" => Column::Fail,
+            _ => return None,
+        })
+    }
 }
 
 /// Connection attempts to one MX address.
@@ -38,6 +121,26 @@ pub struct Connections {
     pub attempts: f64,
     /// Attempts that did not connect.
     pub failures: f64,
+}
+
+impl Connections {
+    /// Both counts unknown (`NaN`, shown as `-`).
+    pub fn unknown() -> Connections {
+        Connections {
+            attempts: f64::NAN,
+            failures: f64::NAN,
+        }
+    }
+
+    /// Sets the column that `family` carries (`total_connection_attempts`,
+    /// `total_connection_failures`); other families are ignored.
+    pub fn set(&mut self, family: &str, value: f64) {
+        match family {
+            "total_connection_attempts" => self.attempts = value,
+            "total_connection_failures" => self.failures = value,
+            _ => {}
+        }
+    }
 }
 
 /// What one scrape of `/metrics` says.
@@ -72,6 +175,48 @@ pub enum SnapshotError {
     Parse(#[from] ParseError),
 }
 
+/// Scrapes `target` (a `/metrics` URL) and hands every item to `on_item` as the body streams
+/// through kumo-metrics' parser: nothing of the body is kept. Asks for gzip when `gzip` is
+/// set.
+///
+/// # Errors
+/// [`SnapshotError`] when the request fails, the status is not 200 or the text is invalid.
+pub fn scrape(
+    target: &Target,
+    gzip: bool,
+    mut on_item: impl FnMut(Item<'_>),
+) -> Result<(), SnapshotError> {
+    let headers: &[(&str, &str)] = if gzip {
+        &[("accept-encoding", "gzip")]
+    } else {
+        &[]
+    };
+    let mut parser = Parser::new();
+    let mut error = None;
+    let head = http::stream(
+        target,
+        Request {
+            headers,
+            ..Request::default()
+        },
+        |chunk| match parser.push(chunk, &mut on_item) {
+            Ok(()) => true,
+            Err(e) => {
+                error = Some(e);
+                false
+            }
+        },
+    )?;
+    if head.status != 200 {
+        return Err(SnapshotError::Status(head.status));
+    }
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    parser.finish(&mut on_item)?;
+    Ok(())
+}
+
 impl Snapshot {
     /// Takes one parsed item into account.
     pub fn add(&mut self, item: Item<'_>) {
@@ -79,24 +224,16 @@ impl Snapshot {
             Item::Sample(s) => {
                 self.samples += 1;
                 let v = s.value;
+                let family = s.family.name.as_str();
                 if let Some(q) = s.labels.get("queue") {
                     let row = self.queues.entry(q.to_owned()).or_default();
-                    match s.family.name.as_str() {
-                        "scheduled_count" => row.scheduled = v,
-                        "ready_count" => row.ready = v,
-                        "total_messages_delivered" => row.delivered = v,
-                        "total_messages_transfail" => row.transfail = v,
-                        "total_messages_fail" => row.fail = v,
-                        _ => {}
+                    if let Some(c) = Column::of_queue_family(family) {
+                        row.set(c, v);
                     }
                 } else if let Some(p) = s.labels.get("provider") {
                     let row = self.providers.entry(p.to_owned()).or_default();
-                    match s.family.name.as_str() {
-                        "scheduled_count_by_provider" => row.scheduled = v,
-                        "total_messages_delivered_by_provider" => row.delivered = v,
-                        "total_messages_transfail_by_provider" => row.transfail = v,
-                        "total_messages_fail_by_provider" => row.fail = v,
-                        _ => {}
+                    if let Some(c) = Column::of_provider_family(family) {
+                        row.set(c, v);
                     }
                 } else if let (Some(h), Some(a)) =
                     (s.labels.get("mx_host"), s.labels.get("address"))
@@ -105,12 +242,8 @@ impl Snapshot {
                         .connections
                         .entry((h.to_owned(), a.to_owned()))
                         .or_default();
-                    match s.family.name.as_str() {
-                        "total_connection_attempts" => c.attempts = v,
-                        "total_connection_failures" => c.failures = v,
-                        _ => {}
-                    }
-                } else if s.family.name == "total_messages_injected" {
+                    c.set(family, v);
+                } else if family == "total_messages_injected" {
                     self.injected = v;
                 }
             }
@@ -148,35 +281,8 @@ impl Snapshot {
     /// # Errors
     /// [`SnapshotError`] when the request fails or the text is invalid.
     pub fn fetch(target: &Target, gzip: bool) -> Result<Snapshot, SnapshotError> {
-        let headers: &[(&str, &str)] = if gzip {
-            &[("accept-encoding", "gzip")]
-        } else {
-            &[]
-        };
         let mut snap = Snapshot::default();
-        let mut parser = Parser::new();
-        let mut error = None;
-        let head = http::stream(
-            target,
-            Request {
-                headers,
-                ..Request::default()
-            },
-            |chunk| match parser.push(chunk, &mut |item: Item<'_>| snap.add(item)) {
-                Ok(()) => true,
-                Err(e) => {
-                    error = Some(e);
-                    false
-                }
-            },
-        )?;
-        if head.status != 200 {
-            return Err(SnapshotError::Status(head.status));
-        }
-        if let Some(e) = error {
-            return Err(e.into());
-        }
-        parser.finish(&mut |item: Item<'_>| snap.add(item))?;
+        scrape(target, gzip, |item| snap.add(item))?;
         Ok(snap)
     }
 
@@ -190,132 +296,6 @@ impl Snapshot {
             t.fail += r.fail;
             t
         })
-    }
-}
-
-impl Snapshot {
-    /// Messages ended (delivered or bounced) per queue, for rates between two snapshots.
-    pub fn ended(&self) -> HashMap<String, f64> {
-        self.queues
-            .iter()
-            .map(|(q, r)| (q.clone(), r.delivered + r.fail))
-            .collect()
-    }
-
-    /// The `top` table: the `limit` busiest queues (most messages waiting, then fastest), with
-    /// the rate of ended messages per second when `rates` has one.
-    pub fn render_top(&self, rates: &HashMap<String, f64>, limit: usize) -> String {
-        let rate = |q: &str| rates.get(q).copied().unwrap_or(0.0);
-        let mut rows: Vec<_> = self.queues.iter().collect();
-        rows.sort_by(|a, b| {
-            b.1.queued()
-                .total_cmp(&a.1.queued())
-                .then(rate(b.0).total_cmp(&rate(a.0)))
-                .then(a.0.cmp(b.0))
-        });
-        let t = self.total();
-        let mut out = format!(
-            "{} queues  scheduled {}  ready {}  delivered {}  bounced {}\n",
-            self.queues.len(),
-            t.scheduled,
-            t.ready,
-            t.delivered,
-            t.fail
-        );
-        if let Some(h) = self
-            .tardiness
-            .as_ref()
-            .filter(|h| h.count.unwrap_or(0.0) > 0.0)
-        {
-            let _ = writeln!(
-                out,
-                "pop tardiness p50 {:.3}s  p99 {:.3}s  ({} pops)",
-                h.quantile(0.5),
-                h.quantile(0.99),
-                h.count.unwrap_or(0.0)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "\n{:<28} {:>10} {:>8} {:>11} {:>10} {:>9} {:>9}",
-            "QUEUE", "SCHEDULED", "READY", "DELIVERED", "TRANSFAIL", "BOUNCED", "DONE/s"
-        );
-        for (q, r) in rows.into_iter().take(limit) {
-            let per_sec = rates.get(q).map_or("-".to_owned(), |r| format!("{r:.1}"));
-            let _ = writeln!(
-                out,
-                "{q:<28} {:>10} {:>8} {:>11} {:>10} {:>9} {per_sec:>9}",
-                r.scheduled, r.ready, r.delivered, r.transfail, r.fail
-            );
-        }
-        out
-    }
-
-    /// The `queue-summary` report: per provider, per queue, totals, and the busiest MX addresses.
-    pub fn render_summary(&self) -> String {
-        let mut out = String::new();
-        let sorted = |m: &BTreeMap<String, Row>| {
-            let mut v: Vec<(String, Row)> = m.iter().map(|(k, r)| (k.clone(), *r)).collect();
-            v.sort_by(|a, b| {
-                b.1.queued()
-                    .total_cmp(&a.1.queued())
-                    .then(b.1.delivered.total_cmp(&a.1.delivered))
-                    .then(a.0.cmp(&b.0))
-            });
-            v
-        };
-        let _ = writeln!(
-            out,
-            "{:<28} {:>10} {:>11} {:>10} {:>9}",
-            "PROVIDER", "SCHEDULED", "DELIVERED", "TRANSFAIL", "BOUNCED"
-        );
-        for (p, r) in sorted(&self.providers) {
-            let _ = writeln!(
-                out,
-                "{p:<28} {:>10} {:>11} {:>10} {:>9}",
-                r.scheduled, r.delivered, r.transfail, r.fail
-            );
-        }
-        let _ = writeln!(
-            out,
-            "\n{:<28} {:>10} {:>8} {:>11} {:>10} {:>9}",
-            "QUEUE", "SCHEDULED", "READY", "DELIVERED", "TRANSFAIL", "BOUNCED"
-        );
-        for (q, r) in sorted(&self.queues) {
-            let _ = writeln!(
-                out,
-                "{q:<28} {:>10} {:>8} {:>11} {:>10} {:>9}",
-                r.scheduled, r.ready, r.delivered, r.transfail, r.fail
-            );
-        }
-        let t = self.total();
-        let _ = writeln!(
-            out,
-            "\ntotal: injected {}  delivered {}  bounced {}  waiting {} (scheduled {}, ready {})",
-            self.injected,
-            t.delivered,
-            t.fail,
-            t.queued(),
-            t.scheduled,
-            t.ready
-        );
-        let mut conns: Vec<_> = self.connections.iter().collect();
-        conns.sort_by(|a, b| b.1.attempts.total_cmp(&a.1.attempts).then(a.0.cmp(b.0)));
-        if !conns.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n{:<42} {:<22} {:>9} {:>9}",
-                "MX HOST", "ADDRESS", "ATTEMPTS", "FAILED"
-            );
-            for ((host, addr), c) in conns.into_iter().take(12) {
-                let _ = writeln!(
-                    out,
-                    "{host:<42} {addr:<22} {:>9} {:>9}",
-                    c.attempts, c.failures
-                );
-            }
-        }
-        out
     }
 }
 
@@ -373,48 +353,6 @@ timeq_pop_tardiness_count 4
         }
         p.finish(&mut |i: Item<'_>| snap.add(i)).unwrap();
         assert_eq!(snap, whole);
-    }
-
-    #[test]
-    fn top_orders_by_waiting_then_rate() {
-        let s = Snapshot::parse(TEXT.as_bytes()).unwrap();
-        let rates = HashMap::from([("gmail.test".to_owned(), 2.5)]);
-        let top = s.render_top(&rates, 10);
-        let lines: Vec<&str> = top.lines().collect();
-        assert!(
-            lines[0].starts_with("2 queues  scheduled 4  ready 2  delivered 10"),
-            "{top}"
-        );
-        assert!(lines[1].starts_with("pop tardiness p50"), "{top}");
-        let gmail = lines
-            .iter()
-            .position(|l| l.starts_with("gmail.test"))
-            .unwrap();
-        let odd = lines.iter().position(|l| l.starts_with("odd")).unwrap();
-        assert!(gmail < odd, "5 waiting before 1 waiting: {top}");
-        assert!(lines[gmail].trim_end().ends_with("2.5"), "{top}");
-        assert!(lines[odd].trim_end().ends_with('-'), "{top}");
-        assert_eq!(
-            s.render_top(&rates, 1)
-                .lines()
-                .filter(|l| l.starts_with("odd"))
-                .count(),
-            0
-        );
-    }
-
-    #[test]
-    fn summary_lists_providers_queues_and_connections() {
-        let s = Snapshot::parse(TEXT.as_bytes()).unwrap();
-        let text = s.render_summary();
-        assert!(text.contains("google.test"), "{text}");
-        assert!(text.contains("gmail.test"), "{text}");
-        assert!(
-            text.contains("total: injected 20  delivered 10  bounced 0  waiting 6"),
-            "{text}"
-        );
-        assert!(text.contains("mx1.example.test"), "{text}");
-        assert_eq!(s.ended()["gmail.test"], 10.0);
     }
 
     #[test]

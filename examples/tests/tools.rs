@@ -112,6 +112,27 @@ async fn queue_summary_and_top_print_per_provider_and_per_queue_counts() {
         "{out}"
     );
 
+    // `--limit 1`: one queue row, the first of the full listing; the totals still count all.
+    let (ok, limited, err) = run(
+        example("queue-summary").unwrap(),
+        vec!["--url".into(), url.clone(), "--limit".into(), "1".into()],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let queue_rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("QUEUE"))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(queue_rows(&limited), queue_rows(&out)[..1], "{limited}");
+    assert!(
+        limited.contains("total: injected 4  delivered 3  bounced 1"),
+        "{limited}"
+    );
+
     let (ok, out, err) = run(top, vec!["--url".into(), url.clone(), "--once".into()]).await;
     assert!(ok, "{err}");
     assert!(
@@ -119,6 +140,12 @@ async fn queue_summary_and_top_print_per_provider_and_per_queue_counts() {
         "{out}"
     );
     assert!(out.lines().any(|l| l.starts_with("gmail.test")), "{out}");
+
+    // `--help` is an answer, not an unknown option.
+    for tool in ["top", "queue-summary"] {
+        let (ok, out, err) = run(example(tool).unwrap(), vec!["--help".into()]).await;
+        assert!(ok && out.contains("--limit N"), "{tool}: {out}{err}");
+    }
 
     // A bad URL or a dead server is an error, not a hang.
     let (ok, _, err) = run(
