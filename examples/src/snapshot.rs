@@ -217,6 +217,16 @@ pub fn scrape(
     Ok(())
 }
 
+/// Hands every item of a whole body to `on_item`, as [`scrape`] does for a body that streams.
+///
+/// # Errors
+/// [`ParseError`] for invalid text.
+pub fn parse_items(text: &[u8], mut on_item: impl FnMut(Item<'_>)) -> Result<(), ParseError> {
+    let mut parser = Parser::new();
+    parser.push(text, &mut on_item)?;
+    parser.finish(&mut on_item)
+}
+
 impl Snapshot {
     /// Takes one parsed item into account.
     pub fn add(&mut self, item: Item<'_>) {
@@ -268,10 +278,7 @@ impl Snapshot {
     /// ```
     pub fn parse(text: &[u8]) -> Result<Snapshot, SnapshotError> {
         let mut snap = Snapshot::default();
-        let mut parser = Parser::new();
-        let mut f = |item: Item<'_>| snap.add(item);
-        parser.push(text, &mut f)?;
-        parser.finish(&mut f)?;
+        parse_items(text, |item| snap.add(item))?;
         Ok(snap)
     }
 

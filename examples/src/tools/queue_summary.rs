@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use kumo_metrics::{Item, ParseError, Parser};
+use kumo_metrics::{Item, ParseError};
 
 use super::{Cell, Interner, Ranked, desc_key};
 use crate::http::Target;
-use crate::snapshot::{Column, Connections, Row, SnapshotError, scrape};
+use crate::snapshot::{Column, Connections, Row, SnapshotError, parse_items, scrape};
 
 /// MX addresses listed, the most attempted first.
 const CONNECTION_ROWS: usize = 12;
@@ -252,10 +252,7 @@ impl QueueSummary {
     /// ```
     pub fn parse(text: &[u8], limit: Option<usize>) -> Result<QueueSummary, ParseError> {
         let mut b = SummaryBuilder::new(limit);
-        let mut parser = Parser::new();
-        let mut f = |item: Item<'_>| b.add(item);
-        parser.push(text, &mut f)?;
-        parser.finish(&mut f)?;
+        parse_items(text, |item| b.add(item))?;
         Ok(b.finish())
     }
 

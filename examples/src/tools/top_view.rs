@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use kumo_metrics::{HistogramSeries, Item, ParseError, Parser};
+use kumo_metrics::{HistogramSeries, Item, ParseError};
 
 use super::{Cell, Ranked};
 use crate::http::Target;
-use crate::snapshot::{Column, Row, SnapshotError, scrape};
+use crate::snapshot::{Column, Row, SnapshotError, parse_items, scrape};
 
 /// The `top` screen's data from one scrape: totals over every queue, and the K busiest queues
 /// (most messages scheduled, then by name) with their other columns.
@@ -117,10 +117,7 @@ impl TopView {
     /// ```
     pub fn parse(text: &[u8], k: usize) -> Result<TopView, ParseError> {
         let mut b = TopBuilder::new(k);
-        let mut parser = Parser::new();
-        let mut f = |item: Item<'_>| b.add(item);
-        parser.push(text, &mut f)?;
-        parser.finish(&mut f)?;
+        parse_items(text, |item| b.add(item))?;
         Ok(b.finish())
     }
 
@@ -178,6 +175,7 @@ impl TopView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kumo_metrics::Parser;
 
     const TEXT: &str = "\
 # TYPE total_messages_fail counter
