@@ -461,14 +461,13 @@ impl TraceHub {
     /// Attaches a subscriber. It receives events published from now on that pass its filter;
     /// dropping the [`Subscription`] detaches it.
     ///
-    /// # Panics
-    ///
-    /// When [`TraceHubConfig::max_subscribers`] subscriptions are attached; use
-    /// [`TraceHub::try_subscribe`] where that can happen (an endpoint open to clients).
+    /// For the host's own consumers: it attaches whatever the number attached, and counts
+    /// towards [`TraceHubConfig::max_subscribers`], which only [`TraceHub::try_subscribe`]
+    /// enforces. Use that one for subscribers that clients open (an HTTP endpoint).
     pub fn subscribe(&self, options: SubscribeOptions) -> Subscription {
-        match self.try_subscribe(options) {
-            Ok(s) => s,
-            Err(e) => panic!("{e}"),
+        match self.attach(options, |_, _| Ok::<(), std::convert::Infallible>(())) {
+            Ok(sub) => sub,
+            Err(never) => match never {},
         }
     }
 
@@ -499,6 +498,22 @@ impl TraceHub {
     /// # Ok::<(), SubscribeError>(())
     /// ```
     pub fn try_subscribe(&self, options: SubscribeOptions) -> Result<Subscription, SubscribeError> {
+        self.attach(options, |attached, max| {
+            if attached >= max {
+                Err(SubscribeError::TooManySubscribers { max })
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Attaches a subscriber if `admit`, given the number attached and the cap under the
+    /// lock that the attach takes, lets it.
+    fn attach<E>(
+        &self,
+        options: SubscribeOptions,
+        admit: impl FnOnce(usize, usize) -> Result<(), E>,
+    ) -> Result<Subscription, E> {
         let stream = StreamFilter::new()
             .only_new(options.only_new)
             .only_one(options.only_one);
@@ -510,9 +525,7 @@ impl TraceHub {
         ));
         let mut subs = self.shared.subs.write();
         let max = self.shared.max_subscribers.load(Ordering::Relaxed);
-        if subs.active.len() + subs.parked.len() >= max {
-            return Err(SubscribeError::TooManySubscribers { max });
-        }
+        admit(subs.active.len() + subs.parked.len(), max)?;
         subs.active.push(Arc::clone(&shared));
         self.shared.counted(&subs);
         drop(subs);

@@ -53,7 +53,9 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 #[non_exhaustive]
 pub struct TraceHubConfig {
     /// How many subscriptions may be attached at once (parked ones included); beyond it
-    /// [`TraceHub::try_subscribe`](crate::TraceHub::try_subscribe) fails. At least 1;
+    /// [`TraceHub::try_subscribe`](crate::TraceHub::try_subscribe) fails
+    /// ([`TraceHub::subscribe`](crate::TraceHub::subscribe), for the host's own consumers,
+    /// attaches anyway and counts). At least 1;
     /// default [`DEFAULT_MAX_SUBSCRIBERS`].
     pub max_subscribers: usize,
     /// How long a subscriber may stay full without a receive before publishers skip it.
