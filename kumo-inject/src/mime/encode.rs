@@ -195,7 +195,7 @@ pub(crate) fn write_base64(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/qp.rs"]
+#[path = "../../tests/it/support/qp.rs"]
 mod qp_oracle;
 
 #[cfg(test)]

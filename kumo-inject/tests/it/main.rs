@@ -14,10 +14,7 @@
 //! Modules that need a feature are compiled only with it, so `cargo test -p kumo-inject` runs
 //! the rest and `--all-features` runs everything.
 
-// `tests/support/` stays where it is: `tests/deferred_job_waits_for_flush.rs`, still a binary of
-// its own (another change is editing it), includes it too, and `src/mime/encode.rs` includes its
-// `qp.rs` as the unit tests' decoding oracle.
-#[path = "../support/mod.rs"]
+// `src/mime/encode.rs` includes `support/qp.rs` too, as the unit tests' decoding oracle.
 mod support;
 
 #[cfg(feature = "redis")]
@@ -26,6 +23,8 @@ mod ratelimit_support;
 mod bad_inputs_table;
 #[cfg(feature = "tokio")]
 mod deferred_batch_resumes_without_duplicates;
+#[cfg(feature = "tokio")]
+mod deferred_job_waits_for_flush;
 #[cfg(feature = "tokio")]
 mod durability_follows_deferred_spool;
 #[cfg(feature = "axum")]

@@ -2,15 +2,13 @@
 //! and before the job is completed in the `JobStore`; when it fails the job stays pending, is
 //! not reported finished, and `resume_pending` generates it again with the same message ids.
 
-mod support;
-
+use crate::support::{Flushing, SinkEvent, inject_and_wait, start_injector};
 use kumo_inject::{
     BatchId, GeneratedMessage, InjectorConfig, JobStore, MemoryJobStore, MessageSink, SinkError,
 };
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use support::{Flushing, SinkEvent, inject_and_wait, start_injector};
 
 const N: u32 = 5;
 
