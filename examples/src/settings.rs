@@ -144,11 +144,23 @@ pub struct ListenerConfig {
     pub relay_domains: Vec<String>,
 }
 
+/// `127.0.0.0/8` and `::1/128`: the networks trusted by default, for relaying and for the HTTP
+/// API.
+fn loopback_networks() -> Vec<kumo_trace::Cidr> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    [
+        kumo_trace::Cidr::new(Ipv4Addr::LOCALHOST.into(), 8),
+        kumo_trace::Cidr::new(Ipv6Addr::LOCALHOST.into(), 128),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 impl Default for ListenerConfig {
     fn default() -> Self {
-        let net = |s: &str| s.parse().expect("a literal network");
         Self {
-            relay_hosts: vec![net("127.0.0.0/8"), net("::1/128")],
+            relay_hosts: loopback_networks(),
             relay_domains: Vec::new(),
         }
     }
@@ -157,10 +169,7 @@ impl Default for ListenerConfig {
 impl ListenerConfig {
     /// Whether `peer` may send to `domain` (an A-label).
     pub fn may_relay(&self, peer: std::net::IpAddr, domain: &str) -> bool {
-        let peer = match peer {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, std::net::IpAddr::V4),
-            v4 => v4,
-        };
+        // `Cidr::contains` takes an IPv4 peer seen through an IPv6 socket as IPv4.
         self.relay_hosts.iter().any(|n| n.contains(peer))
             || self
                 .relay_domains
@@ -512,9 +521,8 @@ pub struct HttpAuthConfig {
 
 impl Default for HttpAuthConfig {
     fn default() -> Self {
-        let net = |s: &str| s.parse().expect("a literal network");
         Self {
-            trusted: vec![net("127.0.0.0/8"), net("::1/128")],
+            trusted: loopback_networks(),
             open: OpenEndpoints::default(),
             tokens: Vec::new(),
             users: Vec::new(),
@@ -961,6 +969,12 @@ mod tests {
         assert!(l.may_relay(ip("::1"), "example.test"));
         assert!(l.may_relay(ip("::ffff:127.0.0.5"), "example.test"));
         assert!(!l.may_relay(ip("192.0.2.1"), "example.test"));
+        // The HTTP API trusts the same loopback networks by default.
+        let trusted = HttpAuthConfig::default().trusted;
+        for peer in ["127.0.0.1", "::1", "::ffff:127.0.0.5"] {
+            assert!(trusted.iter().any(|n| n.contains(ip(peer))), "{peer}");
+        }
+        assert!(!trusted.iter().any(|n| n.contains(ip("192.0.2.1"))));
         let l = ListenerConfig {
             relay_hosts: vec![],
             relay_domains: vec!["Example.TEST.".into()],

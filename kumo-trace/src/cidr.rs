@@ -68,12 +68,10 @@ impl Cidr {
         self.prefix
     }
 
-    /// Whether `ip` is inside this network.
+    /// Whether `ip` is inside this network. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
+    /// an IPv4 peer seen through an IPv6 socket) is taken as the IPv4 address.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         // `Cidr::new` with the same prefix clears the same host bits.
         match (self.addr, ip) {
             (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {

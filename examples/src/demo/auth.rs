@@ -120,14 +120,6 @@ fn token_match(auth: &HttpAuthConfig, digest: &[u8; 32]) -> Option<usize> {
     found
 }
 
-/// An IPv4 peer seen through an IPv6 socket compares as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// What the policy decided for one request.
 #[derive(Debug, PartialEq, Eq)]
 enum Decision {
@@ -149,7 +141,7 @@ fn decide(
     endpoint: Endpoint,
     creds: &Credentials,
 ) -> Decision {
-    let peer = canonical(peer);
+    // `Cidr::contains` takes an IPv4 peer seen through an IPv6 socket as IPv4.
     if auth.trusted.iter().any(|n| n.contains(peer))
         || auth
             .open

@@ -820,10 +820,8 @@ async fn accept_loop(
         };
         let counters = &shared.info.counters;
         counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let ip = match peer.ip() {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer.ip(), IpAddr::V4),
-            v4 => v4,
-        };
+        // An IPv4 peer seen through an IPv6 socket counts as that IPv4 peer.
+        let ip = peer.ip().to_canonical();
         let (id, state, shed) = match table.admit(ip, millis(shared.epoch, Instant::now())) {
             Ok(a) => a,
             Err(why) => {
