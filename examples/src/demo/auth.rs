@@ -394,4 +394,24 @@ mod tests {
         assert!(!verify_argon2(&phc, b"hunter3"));
         assert!(!verify_argon2("not a hash", b"hunter2"));
     }
+
+    proptest::proptest! {
+        /// Any header value a client can send is read without a panic.
+        #[test]
+        fn any_authorization_header_is_read(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Ok(v) = HeaderValue::from_bytes(&bytes) {
+                let _ = credentials(Some(&v));
+            }
+        }
+
+        /// Basic credentials come back as sent (a user name cannot hold `:`).
+        #[test]
+        fn basic_credentials_round_trip(user in "[^:]{0,20}", password in ".{0,40}") {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:{password}"));
+            let v = HeaderValue::from_str(&format!("Basic {encoded}")).unwrap();
+            proptest::prop_assert_eq!(credentials(Some(&v)), Credentials::Basic { user, password });
+        }
+    }
 }

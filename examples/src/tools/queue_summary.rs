@@ -427,4 +427,37 @@ total_messages_injected 20
     fn invalid_text_is_an_error() {
         assert!(QueueSummary::parse(b"# TYPE x gauge\nx{a=\"b} 1\n", None).is_err());
     }
+
+    proptest::proptest! {
+        /// Untrusted bytes: both views answer (a value or a parse error) without a panic,
+        /// whole or split anywhere, and the split parse agrees with the whole one.
+        #[test]
+        fn any_body_is_answered_without_a_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            cut in 0usize..400,
+            limit in proptest::option::of(0usize..4),
+        ) {
+            use crate::tools::{TopBuilder, TopView};
+            let whole = QueueSummary::parse(&body, limit).ok().map(|s| rendered(&s));
+            let top = TopView::parse(&body, limit.unwrap_or(2)).ok().map(|v| format!("{v:?}"));
+            let (a, b) = body.split_at(cut.min(body.len()));
+            let split = |add: &mut dyn FnMut(Item<'_>)| {
+                let mut p = kumo_metrics::Parser::new();
+                let mut f = |i: Item<'_>| add(i);
+                p.push(a, &mut f)
+                    .and_then(|()| p.push(b, &mut f))
+                    .and_then(|()| p.finish(&mut f))
+            };
+            let mut sb = SummaryBuilder::new(limit);
+            let ok = split(&mut |i| sb.add(i));
+            let mut tb = TopBuilder::new(limit.unwrap_or(2));
+            let top_ok = split(&mut |i| tb.add(i));
+            proptest::prop_assert_eq!(top_ok.is_ok(), top.is_some());
+            proptest::prop_assert_eq!(ok.is_ok(), whole.is_some());
+            if ok.is_ok() {
+                proptest::prop_assert_eq!(Some(rendered(&sb.finish())), whole);
+                proptest::prop_assert_eq!(Some(format!("{:?}", tb.finish())), top);
+            }
+        }
+    }
 }
