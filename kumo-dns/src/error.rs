@@ -134,6 +134,10 @@ pub enum ZoneError {
     /// There is no SOA record and no `$ORIGIN` to put one at.
     #[error("zone text has neither an soa record nor an $ORIGIN")]
     NoOrigin,
+    /// The text has a `$INCLUDE` directive: zone text is read from memory only, never from files
+    /// it names (an absolute path would read any file, `/dev/zero` without end).
+    #[error("zone text may not $INCLUDE files")]
+    Include,
     /// A record lies outside every zone (SOA owner) of the text.
     #[error("record {name} is outside every zone of the text")]
     OutsideZone {

@@ -41,6 +41,10 @@ pub(crate) fn parse(
         Some(o) => Some(Name::from_utf8(o).map_err(|e| ZoneError::Parse(Arc::new(e)))?),
         None => None,
     };
+    // hickory's parser would read the file an absolute `$INCLUDE` names, whatever it is.
+    if text.contains("$INCLUDE") {
+        return Err(ZoneError::Include);
+    }
     let mut src = String::with_capacity(text.len() + 16);
     if !text.contains("$TTL") {
         src.push_str("$TTL 300\n");

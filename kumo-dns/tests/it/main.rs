@@ -16,6 +16,7 @@ mod cache_ttl_negative_and_capacity;
 mod dnssec_bogus_is_temporary;
 mod domain_literals_and_port;
 mod failed_host_is_reported;
+mod fuzz_zone_text;
 mod idn_names_are_a_labels;
 mod invalid_names;
 mod mx_records_grouped_by_preference;
