@@ -15,6 +15,11 @@ pub enum JsonError {
     /// Valid JSON, but not the expected shape; the text says where.
     #[error("unexpected json shape at {0}")]
     Shape(String),
+    /// The families would hold more bytes than the input can account for: each series owns a
+    /// copy of its family name (and, in the one-label form, of the label name), so a long
+    /// name over many short series would multiply the input. The limit is in bytes.
+    #[error("json names repeat beyond {0} bytes")]
+    TooLarge(usize),
 }
 
 /// A JSON value whose objects keep their key order.
@@ -108,6 +113,20 @@ pub fn parse_json(input: &[u8]) -> Result<Vec<ParsedFamily>, JsonError> {
         return Err(shape("top level"));
     };
     let mut out = Vec::with_capacity(families.len());
+    // The bytes of names copied into series, at most a constant times the input.
+    let budget = input
+        .len()
+        .saturating_mul(NAME_COPIES_PER_BYTE)
+        .saturating_add(1 << 16);
+    let mut copied = 0usize;
+    let mut copy = |bytes: usize| {
+        copied = copied.saturating_add(bytes);
+        if copied > budget {
+            Err(JsonError::TooLarge(budget))
+        } else {
+            Ok(())
+        }
+    };
     for (name, body) in families {
         let J::Obj(fields) = body else {
             return Err(shape(&name));
@@ -143,6 +162,7 @@ pub fn parse_json(input: &[u8]) -> Result<Vec<ParsedFamily>, JsonError> {
                     return Err(shape(&name));
                 };
                 for (lv, v) in entries {
+                    copy(name.len() + label.len())?;
                     fam.series
                         .push(series(&name, vec![(label.clone(), lv)], v, hist)?);
                 }
@@ -162,6 +182,7 @@ pub fn parse_json(input: &[u8]) -> Result<Vec<ParsedFamily>, JsonError> {
                         }
                     }
                     let v = v.ok_or_else(|| shape(&format!("{name}.@")))?;
+                    copy(name.len())?;
                     fam.series.push(series(&name, labels, v, hist)?);
                 }
             }
@@ -171,6 +192,10 @@ pub fn parse_json(input: &[u8]) -> Result<Vec<ParsedFamily>, JsonError> {
     }
     Ok(out)
 }
+
+/// [`parse_json`]'s bound: the names copied into series hold at most this many bytes per
+/// input byte (plus 64 KiB).
+const NAME_COPIES_PER_BYTE: usize = 32;
 
 fn is_hist_obj(o: &[(String, J)]) -> bool {
     o.iter().any(|(k, _)| k == "bucket" || k == "count")

@@ -8,6 +8,13 @@ usage: check.py MODE OUTPUT EXPECTED
             "samples": [[sample_name, {label: value}, value]]}]}, where a value is a number or
             one of the strings "NaN", "+Inf", "-Inf"
 Exits 0 when every family and sample matches exactly, in order; prints the difference otherwise.
+
+Sample names are compared exactly; family names with a counter's `_total` suffix dropped (both of
+prometheus_client's parsers name a counter family without it). In json mode the expected samples
+are put in KumoMTA's shape (see kumo-metrics/src/json.rs) and compared with the document, values
+included: a plain number for a family without labels, {label: {value: number}} for one label,
+[{labels..., "@": number}] for several, null for no series and for non-finite numbers, and
+{"count", "sum", "avg", "bucket": [[bound, cumulative]]} (no +Inf bucket) per histogram series.
 """
 import json
 import math
@@ -39,10 +46,56 @@ def family_view(name, typ, help_text, samples):
         "type": typ,
         "help": help_text,
         "samples": [
-            [strip_total(s[0], typ), dict(sorted(s[1].items())), norm_value(s[2])]
+            [s[0], dict(sorted(s[1].items())), norm_value(s[2])]
             for s in samples
         ],
     }
+
+
+def json_number(v):
+    """What KumoMTA's JSON holds for an expected value: non-finite numbers are null."""
+    v = norm_value(v)
+    return None if v in ("NaN", "+Inf", "-Inf") else v
+
+
+def json_value(e):
+    """The "value" of family `e` in KumoMTA's JSON shape, built from its expected samples."""
+    samples = e["samples"]
+    if not samples:
+        return None
+    entries = []  # (labels, value) per series, in order
+    if e["type"] == "histogram":
+        series = {}
+        for name, labels, v in samples:
+            base = {k: x for k, x in labels.items() if k != "le"}
+            key = json.dumps(base, sort_keys=True)
+            if key not in series:
+                series[key] = {"count": None, "sum": None, "bucket": []}
+                entries.append((base, series[key]))
+            h = series[key]
+            if name.endswith("_bucket"):
+                if labels["le"] != "+Inf":
+                    h["bucket"].append([float(labels["le"]), norm_value(v)])
+            elif name.endswith("_sum"):
+                h["sum"] = v
+            elif name.endswith("_count"):
+                h["count"] = v
+            else:
+                raise ValueError("unexpected histogram sample " + name)
+        for _, h in entries:
+            count, total = h["count"], h["sum"]
+            h["avg"] = json_number(total / count) if count else None
+            h["sum"] = json_number(total)
+    else:
+        entries = [(labels, json_number(v)) for _, labels, v in samples]
+    keys = list(entries[0][0].keys())
+    if not keys:
+        if len(entries) != 1:
+            raise ValueError("several series without labels in " + e["name"])
+        return entries[0][1]
+    if len(keys) == 1:
+        return {keys[0]: {labels[keys[0]]: v for labels, v in entries}}
+    return [dict(labels, **{"@": v}) for labels, v in entries]
 
 
 def main():
@@ -63,12 +116,20 @@ def main():
         if got_names != want_names:
             print("json family names differ:", got_names, want_names)
             return 1
+        samples = 0
         for e in expected:
             fam = doc[e["name"]]
             if fam.get("type") != e["type"] or fam.get("help", "") != e["help"]:
                 print("json family differs:", e["name"], fam.get("type"), repr(fam.get("help")))
                 return 1
-        print("json ok:", len(got_names), "families")
+            want_value = json_value(e)
+            if fam.get("value") != want_value:
+                print("json values differ in", e["name"], ":\n  got  ",
+                      json.dumps(fam.get("value"), ensure_ascii=False),
+                      "\n  want ", json.dumps(want_value, ensure_ascii=False))
+                return 1
+            samples += len(e["samples"])
+        print("json ok:", len(got_names), "families,", samples, "samples, values compared")
         return 0
 
     if mode == "text":

@@ -149,7 +149,18 @@ fn corpus(prefix: &str, om: bool) -> (Registry, Value) {
     r.family("empty_gauge", "").gauge::<()>().unwrap();
     families.push(json!({"name": p("empty_gauge"), "type": "gauge", "help": "", "samples": []}));
 
-    let _ = om;
+    // The TYPE line each family must have, as written: OpenMetrics names a counter family
+    // without its `_total` suffix, the text format keeps it (prometheus_client's parsers drop
+    // it either way, so this is checked on the raw output in `run`).
+    for f in &mut families {
+        let name = f["name"].as_str().unwrap().to_owned();
+        let typ = f["type"].as_str().unwrap().to_owned();
+        let written = match name.strip_suffix("_total") {
+            Some(stem) if om && typ == "counter" => stem,
+            _ => &name,
+        };
+        f["type_line"] = json!(format!("# TYPE {written} {typ}\n"));
+    }
     (r, json!({ "families": families }))
 }
 
@@ -161,6 +172,18 @@ fn run(mode: &str, format: Format, prefix: &str) {
         .prefix(prefix)
         .unwrap();
     let out: Vec<u8> = registry.scrape(&opts).flatten().collect();
+    if format != Format::Json {
+        let text = String::from_utf8(out.clone()).expect("UTF-8 output");
+        for f in expected["families"].as_array().unwrap() {
+            let line = f["type_line"].as_str().unwrap();
+            assert!(text.contains(line), "{mode}: no {line:?} in\n{text}");
+        }
+        assert_eq!(
+            text.ends_with("# EOF\n"),
+            format == Format::OpenMetrics,
+            "{mode}: `# EOF` ends OpenMetrics output only"
+        );
+    }
     let dir = std::env::temp_dir().join(format!(
         "kumo-metrics-conformance-{}-{mode}-{prefix}",
         std::process::id()

@@ -4,7 +4,7 @@
 //! arbitrary bytes, round trips), registration, weak series, concurrency, the axum router over
 //! a real loopback socket (feature `axum`), and an independent check of our output by Python's
 //! `prometheus_client` (`tests/conformance/check.py`, needs `KUMO_TEST_PYTHON` under CI).
-//! `million_series_round_trip` runs only with `KUMO_BIG_TESTS=1`.
+//! `million_series_round_trip` runs 200k series by default and 1M with `KUMO_BIG_TESTS=1`.
 //!
 //! `tests/weak_series_free_their_memory.rs` stays a binary of its own: it installs a counting
 //! `#[global_allocator]` and measures the bytes live in the whole process, which other tests
@@ -16,6 +16,7 @@
 mod axum_serves_over_a_socket;
 mod concurrent_handles_and_scrapes;
 mod conformance_with_prometheus_client;
+mod fuzz_parsers;
 mod json_has_the_kumomta_shape;
 mod million_series_round_trip;
 mod parser_never_panics;
