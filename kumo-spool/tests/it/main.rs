@@ -9,6 +9,7 @@ mod support;
 
 mod crash;
 mod disk_full;
+mod fuzz_metadata;
 mod group_commit;
 mod ids;
 mod lock;

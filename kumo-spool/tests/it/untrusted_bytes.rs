@@ -78,6 +78,7 @@ proptest! {
     ) {
         let mut body = meta.encode();
         body.truncate(body.len() - 4);
+        let unedited = edits.is_empty() && huge.is_none() && cut.is_none();
         for (at, b) in edits {
             let i = at.index(body.len());
             body[i] = b;
@@ -90,8 +91,10 @@ proptest! {
             body.truncate(at.index(body.len() + 1));
         }
         let bytes = with_crc(body);
-        if let Ok(decoded) = Metadata::decode(&bytes) {
-            prop_assert_eq!(decoded.encode(), bytes);
+        match Metadata::decode(&bytes) {
+            Ok(decoded) => prop_assert_eq!(decoded.encode(), bytes),
+            // Without edits the encoding is valid: the branch above is taken in those cases.
+            Err(e) => prop_assert!(!unedited, "an unedited encoding was refused: {:?}", e),
         }
     }
 
@@ -127,11 +130,18 @@ proptest! {
             prop::collection::vec(any::<u8>(), 0..40),
             prop::collection::vec(any::<u8>(), 32..=32),
             prop::collection::vec(prop::sample::select(b"0123456789abcdefABCDEFgG/ \xff".to_vec()), 32..=32),
+            prop::collection::vec(prop::sample::select(b"0123456789abcdefABCDEF".to_vec()), 32..=32),
         ],
     ) {
-        if let Ok(id) = SpoolId::parse_ascii(&bytes) {
+        match SpoolId::parse_ascii(&bytes) {
             // It parsed: 32 hex digits, and Display gives them back in lowercase.
-            prop_assert_eq!(id.to_string().into_bytes(), bytes.to_ascii_lowercase());
+            Ok(id) => prop_assert_eq!(id.to_string().into_bytes(), bytes.to_ascii_lowercase()),
+            // Refused: it was not 32 hex digits (both branches assert something).
+            Err(_) => prop_assert!(
+                bytes.len() != 32 || !bytes.iter().all(u8::is_ascii_hexdigit),
+                "32 hex digits refused: {:?}",
+                bytes
+            ),
         }
     }
 
