@@ -9,6 +9,7 @@ mod support;
 
 mod byte_identity;
 mod drops;
+mod fuzz_wire;
 mod local_refusals;
 mod outcomes;
 mod pipelining;
