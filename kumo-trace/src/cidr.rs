@@ -43,7 +43,8 @@ pub enum ParseCidrError {
 
 impl Cidr {
     /// The network of `addr` with `prefix` bits; `None` when `prefix` exceeds 32 (IPv4) or
-    /// 128 (IPv6).
+    /// 128 (IPv6). An IPv4-mapped IPv6 network with a prefix of 96 or more becomes the IPv4
+    /// network it maps (`::ffff:192.0.2.0/120` is `192.0.2.0/24`).
     pub fn new(addr: IpAddr, prefix: u8) -> Option<Self> {
         let addr = match addr {
             IpAddr::V4(a) => {
@@ -51,6 +52,11 @@ impl Cidr {
                 IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask.unwrap_or(0)))
             }
             IpAddr::V6(a) => {
+                // An IPv4-mapped network (`::ffff:192.0.2.0/120`) is the IPv4 network it maps:
+                // `contains` judges mapped addresses as IPv4, so as IPv6 it would match nothing.
+                if let (Some(v4), Some(p4)) = (a.to_ipv4_mapped(), prefix.checked_sub(96)) {
+                    return Cidr::new(IpAddr::V4(v4), p4);
+                }
                 let mask = u128::MAX.checked_shl(128u32.checked_sub(u32::from(prefix))?);
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask.unwrap_or(0)))
             }

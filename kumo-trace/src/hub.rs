@@ -1,8 +1,8 @@
 //! [`TraceHub`]: where hosts publish events and subscribers attach, at no cost when nobody does.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use parking_lot::RwLock;
@@ -401,20 +401,28 @@ impl TraceHub {
                     note(only.push(Received::owned(event), limits));
                 }
             } else {
-                let event = Arc::new(event);
-                // The terse copy, made at most once per event, on the first terse subscriber.
-                let mut cut: Option<Option<Arc<TraceEvent>>> = None;
+                // Every subscriber of the full event shares it and its JSON cache.
+                let full = Received::shared(Arc::new(event), Arc::new(OnceLock::new()));
+                // The terse copy (with its own cache), made at most once per event, on the
+                // first terse subscriber; `None` inside when terse leaves the event as is.
+                let mut cut: Option<Option<Received>> = None;
                 for s in subs.active.iter() {
-                    if !s.admits(&event) {
+                    if !s.admits(&full) {
                         continue;
                     }
-                    let shared = if s.terse {
-                        let c = cut.get_or_insert_with(|| terse(&event).map(Arc::new));
-                        Arc::clone(c.as_ref().unwrap_or(&event))
-                    } else {
-                        Arc::clone(&event)
+                    let shared = match s.terse {
+                        true => cut
+                            .get_or_insert_with(|| {
+                                terse(&full).map(|t| {
+                                    Received::shared(Arc::new(t), Arc::new(OnceLock::new()))
+                                })
+                            })
+                            .as_ref()
+                            .unwrap_or(&full)
+                            .clone(),
+                        false => full.clone(),
                     };
-                    note(s.push(Received::shared(shared), limits));
+                    note(s.push(shared, limits));
                 }
             }
         }

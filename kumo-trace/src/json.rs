@@ -1,6 +1,7 @@
 //! JSON lines: one [`TraceEvent`] per line, for files, HTTP streams and websockets.
 
 use std::io::{self, BufRead};
+use std::sync::Arc;
 
 use crate::TraceEvent;
 
@@ -43,6 +44,49 @@ pub enum ReadError {
         /// The limit.
         max: usize,
     },
+}
+
+/// One event's JSON line (with its `\n`), cheap to clone: clones share the bytes.
+///
+/// Made by [`Received::json_line`](crate::Received::json_line), which encodes an event once
+/// for every subscriber that shares it. `AsRef<[u8]>` lets a host hand it to an I/O buffer
+/// type without a copy (for example `bytes::Bytes::from_owner`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JsonLine(Arc<str>);
+
+impl JsonLine {
+    pub(crate) fn encode(event: &TraceEvent) -> Self {
+        Self(Arc::from(to_json_line(event)))
+    }
+
+    /// The line as text, `\n` included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `self` and `other` are the same bytes in memory (one encoding shared), not
+    /// merely equal text.
+    pub fn same_bytes(&self, other: &JsonLine) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl AsRef<[u8]> for JsonLine {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl AsRef<str> for JsonLine {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for JsonLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
 }
 
 /// `event` as one line of JSON, terminated by `\n`.

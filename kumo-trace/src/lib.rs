@@ -123,8 +123,8 @@ pub use event::{Disposition, Level, MessageDisposition, Payload, TraceEvent};
 pub use format::Formatter;
 pub use hub::TraceHub;
 pub use json::{
-    DEFAULT_MAX_LINE, DecodeError, JsonLinesReader, ReadError, from_json_line, to_json_line,
-    write_json_line,
+    DEFAULT_MAX_LINE, DecodeError, JsonLine, JsonLinesReader, ReadError, from_json_line,
+    to_json_line, write_json_line,
 };
 pub use limits::{
     DEFAULT_MAX_SUBSCRIBERS, DEFAULT_PARK_AFTER, DEFAULT_STALL_TIMEOUT, SubscribeError,

@@ -2,7 +2,14 @@
 //!
 //! Each scenario is written as JSON lines (`tests/golden/NAME.jsonl`), read back, and
 //! formatted (`tests/golden/NAME.txt`); both files must match. Set `KUMO_UPDATE_GOLDEN=1` to
-//! rewrite them after an intended change, and review the diff.
+//! rewrite them after an intended change, and review the diff. Update mode refuses to run when
+//! `CI` is set (it would compare each file with itself), and even in update mode the stored
+//! files are checked against each other: the stored JSON lines read back and written again give
+//! the same bytes, and formatted give the stored text.
+#![allow(
+    clippy::print_stderr,
+    reason = "update mode says which golden files it rewrote"
+)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,23 +20,56 @@ use kumo_trace::{
     SubscribeOptions, TraceEvent, TraceHub, to_json_line,
 };
 
-fn check(name: &str, events: &[TraceEvent]) {
-    let jsonl: String = events.iter().map(to_json_line).collect();
+/// Reads JSON lines back and formats them; also gives the lines written again from the events.
+fn read_and_format(jsonl: &str) -> (String, String) {
     let mut fmt = Formatter::new();
     let mut text = String::new();
+    let mut again = String::new();
     for ev in JsonLinesReader::new(jsonl.as_bytes()) {
-        fmt.format_into(&ev.expect("reads back"), &mut text);
+        let ev = ev.expect("reads back");
+        again.push_str(&to_json_line(&ev));
+        fmt.format_into(&ev, &mut text);
     }
+    (text, again)
+}
+
+fn check(name: &str, events: &[TraceEvent]) {
+    let jsonl: String = events.iter().map(to_json_line).collect();
+    let (text, _) = read_and_format(&jsonl);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("KUMO_UPDATE_GOLDEN").is_some();
+    if update {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "KUMO_UPDATE_GOLDEN is set under CI: golden files are rewritten by hand and the \
+             diff reviewed, never in CI (where every comparison would be of a file with itself)"
+        );
+    }
+    let mut stored = Vec::new();
     for (ext, got) in [("jsonl", &jsonl), ("txt", &text)] {
         let path = dir.join(format!("{name}.{ext}"));
-        if std::env::var_os("KUMO_UPDATE_GOLDEN").is_some() {
+        if update && std::fs::read_to_string(&path).ok().as_ref() != Some(got) {
             std::fs::write(&path, got).unwrap();
+            eprintln!("KUMO_UPDATE_GOLDEN: rewrote {}", path.display());
         }
         let want = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; run with KUMO_UPDATE_GOLDEN=1", path.display()));
         assert_eq!(got, &want, "{} differs", path.display());
+        stored.push(want);
     }
+    // The stored files agree with each other, whatever built them: meaningful in update mode
+    // too, where the comparisons above are of what was just written.
+    let (stored_jsonl, stored_txt) = (&stored[0], &stored[1]);
+    let (formatted, again) = read_and_format(stored_jsonl);
+    assert!(!stored_jsonl.is_empty(), "{name}.jsonl is empty");
+    assert_eq!(
+        &again, stored_jsonl,
+        "{name}.jsonl does not read back to the same JSON lines"
+    );
+    assert_eq!(
+        &formatted, stored_txt,
+        "{name}.jsonl formatted is not {name}.txt"
+    );
 }
 
 #[test]

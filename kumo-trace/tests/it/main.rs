@@ -11,6 +11,7 @@ mod cidr_contains_matches_bit_oracle;
 mod client_side_filters_on_a_json_stream;
 mod filters_combine;
 mod formatter_golden;
+mod fuzz_parsers;
 mod json_lines_from_untrusted_bytes_never_panic;
 mod json_lines_round_trip;
 mod lagging_subscriber_is_told_what_it_missed;
