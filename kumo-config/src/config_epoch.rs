@@ -245,7 +245,7 @@ impl ConfigEpoch {
     /// # Errors
     ///
     /// [`EpochError::Spawn`] when the thread cannot start; with feature `notify`,
-    /// [`EpochError::Notify`] when the filesystem watcher cannot be created (directories that
+    /// `EpochError::Notify` when the filesystem watcher cannot be created (directories that
     /// do not exist yet are not an error: they are watched once they appear).
     pub fn spawn_watcher(&self, options: WatchOptions) -> Result<EpochWatcher, EpochError> {
         EpochWatcher::spawn(self.clone(), options)

@@ -5,11 +5,42 @@ use std::path::PathBuf;
 
 /// Why a layered configuration could not be loaded. Every variant names the file (where one file
 /// is to blame) and the key path (where the problem is inside a file). Permanent until the files
-/// change.
+/// change, except [`LayerError::Read`] and [`LayerError::List`], which may also be transient
+/// (`EMFILE`, `EIO`; see [`LayerError::is_io`]).
+///
+/// "Absent" and "unreadable" are different errors: [`LayerError::Missing`] is a required file
+/// that does not exist (the system said `NotFound`), [`LayerError::Read`] a file that exists
+/// and cannot be read, whatever the reason.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LayerError {
-    /// A file could not be read.
+    /// A required file does not exist (see [`Layer`](crate::Layer); an optional one is left
+    /// out instead).
+    #[error("required file {} does not exist", file.display())]
+    Missing {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A required glob pattern matches no file.
+    #[error("required pattern {pattern:?} matches no file")]
+    NoMatch {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A directory that a pattern walks exists but cannot be listed (permissions, `EMFILE`,
+    /// `EIO`, not a directory...). The files it holds are neither loaded nor taken as absent.
+    #[error("cannot list {} (for pattern {pattern:?})", dir.display())]
+    List {
+        /// The pattern.
+        pattern: String,
+        /// The directory.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file exists (or may exist) but could not be read: any I/O error but `NotFound`
+    /// (permissions, `EMFILE`, `EIO`, a symlink loop, a directory of that name...).
     #[error("cannot read {}", file.display())]
     Read {
         /// The file.
@@ -82,13 +113,23 @@ impl LayerError {
     pub fn file(&self) -> Option<&std::path::Path> {
         match self {
             LayerError::Read { file, .. }
+            | LayerError::Missing { file }
             | LayerError::UnknownFormat { file }
             | LayerError::Syntax { file, .. }
             | LayerError::Merge { file, .. }
             | LayerError::Type { file, .. } => Some(file),
             LayerError::Invalid { file, .. } => file.as_deref(),
-            LayerError::Pattern { .. } => None,
+            LayerError::Pattern { .. } | LayerError::NoMatch { .. } | LayerError::List { .. } => {
+                None
+            }
         }
+    }
+
+    /// Whether the files could not be read or listed ([`LayerError::Read`],
+    /// [`LayerError::List`]): an I/O failure that may go away by itself, as opposed to content
+    /// that is wrong or a file that is absent.
+    pub fn is_io(&self) -> bool {
+        matches!(self, LayerError::Read { .. } | LayerError::List { .. })
     }
 
     /// The key path this error is about, when there is one.

@@ -1,8 +1,10 @@
 //! `Layered`: several TOML or JSON files loaded in order into one typed value.
 
 use crate::key_path::KeyPath;
+use crate::layer::{Layer, LayerKind};
 use crate::layer_error::{Invalid, LayerError};
 use crate::merge::{MergePolicy, Provenance};
+use crate::scan::Plan;
 use crate::value_de::from_value;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -78,6 +80,11 @@ type Validator<T> = Arc<dyn Fn(&T, &Provenance) -> Result<(), Invalid> + Send + 
 /// [`Layered::validate`], which runs once, on the merged value. Errors name the file and the key
 /// path ([`LayerError`]).
 ///
+/// Files listed by [`Layered::new`] or [`Layered::file`] are required: a missing one is an
+/// error ([`LayerError::Missing`]). [`Layered::layer`] with [`Layer::optional`] lists a file
+/// that may be absent; [`Layered::glob`] lists a folder's files, which may come and go. A file
+/// that exists but cannot be read is always an error, never "absent" (see [`Layer`]).
+///
 /// To reload on change and keep serving the last good value when a file is broken, wrap it in a
 /// [`LiveConfig`](crate::LiveConfig).
 ///
@@ -115,8 +122,10 @@ type Validator<T> = Arc<dyn Fn(&T, &Provenance) -> Result<(), Invalid> + Send + 
 /// # Ok(()) }
 /// ```
 pub struct Layered<T> {
+    layers: Vec<Layer>,
+    /// The explicit files of `layers`, for [`Layered::files`].
     files: Vec<PathBuf>,
-    globs: Vec<String>,
+    path_order: bool,
     policy: MergePolicy,
     validator: Option<Validator<T>>,
     type_each_file: bool,
@@ -126,8 +135,9 @@ pub struct Layered<T> {
 impl<T> Clone for Layered<T> {
     fn clone(&self) -> Self {
         Self {
+            layers: self.layers.clone(),
             files: self.files.clone(),
-            globs: self.globs.clone(),
+            path_order: self.path_order,
             policy: self.policy.clone(),
             validator: self.validator.clone(),
             type_each_file: self.type_each_file,
@@ -139,8 +149,8 @@ impl<T> Clone for Layered<T> {
 impl<T> fmt::Debug for Layered<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Layered")
-            .field("files", &self.files)
-            .field("globs", &self.globs)
+            .field("layers", &self.layers)
+            .field("path_order", &self.path_order)
             .field("policy", &self.policy)
             .field("validate", &self.validator.is_some())
             .field("type_each_file", &self.type_each_file)
@@ -148,16 +158,27 @@ impl<T> fmt::Debug for Layered<T> {
     }
 }
 
+/// A file a load reads, and whether it must exist.
+#[derive(Debug)]
+struct Resolved {
+    path: PathBuf,
+    required: bool,
+}
+
 impl<T: DeserializeOwned> Layered<T> {
-    /// The files, loaded in this order (later files override earlier ones).
+    /// The files, loaded in this order (later files override earlier ones). Each is required:
+    /// a missing one fails the load with [`LayerError::Missing`] (use [`Layered::layer`] with
+    /// [`Layer::optional`] for a file that may be absent).
     pub fn new<I, P>(files: I) -> Self
     where
         I: IntoIterator<Item = P>,
         P: Into<PathBuf>,
     {
+        let files: Vec<PathBuf> = files.into_iter().map(Into::into).collect();
         Self {
-            files: files.into_iter().map(Into::into).collect(),
-            globs: Vec::new(),
+            layers: files.iter().cloned().map(Layer::file).collect(),
+            files,
+            path_order: false,
             policy: MergePolicy::new(),
             validator: None,
             type_each_file: true,
@@ -188,39 +209,134 @@ impl<T: DeserializeOwned> Layered<T> {
         self
     }
 
-    /// Also loads the files matching `pattern`, in path order, after the explicit files and the
-    /// files of earlier patterns. The pattern is evaluated at every load, so files added later
-    /// (and seen by a [`ConfigEpoch`](crate::ConfigEpoch) on the same pattern) are picked up.
+    /// Also loads the files matching `pattern`, in path order, after the layers listed before.
+    /// The pattern is evaluated at every load, so files added later (and seen by a
+    /// [`ConfigEpoch`](crate::ConfigEpoch) on the same pattern) are picked up, and files removed
+    /// drop out. The same as `layer(Layer::glob(pattern))`: optional, matching nothing is fine.
     pub fn glob(mut self, pattern: impl Into<String>) -> Self {
-        self.globs.push(pattern.into());
+        self.layers.push(Layer::glob(pattern));
         self
     }
 
-    /// The explicit files.
+    /// Also loads the file at `path`, required, after the layers listed before. The same as
+    /// `layer(Layer::file(path))`.
+    pub fn file(self, path: impl Into<PathBuf>) -> Self {
+        self.layer(Layer::file(path))
+    }
+
+    /// Also loads `layer` (a file or a pattern, required or optional) after the layers listed
+    /// before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kumo_config::{Layer, LayerError, Layered};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Debug, Deserialize)]
+    /// struct Cfg { #[serde(default)] limit: u32 }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let pattern = format!("{}/conf.d/*.toml", dir.path().display());
+    /// // At least one file in conf.d/.
+    /// let layered = Layered::<Cfg>::new(Vec::<std::path::PathBuf>::new())
+    ///     .layer(Layer::glob(&pattern).required(true));
+    /// assert!(matches!(layered.load(), Err(LayerError::NoMatch { .. })));
+    /// std::fs::create_dir(dir.path().join("conf.d"))?;
+    /// std::fs::write(dir.path().join("conf.d/a.toml"), "limit = 3")?;
+    /// assert_eq!(layered.load()?.value.limit, 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn layer(mut self, layer: Layer) -> Self {
+        if let LayerKind::File(p) = &layer.kind {
+            self.files.push(p.clone());
+        }
+        self.layers.push(layer);
+        self
+    }
+
+    /// Whether every file is loaded in path order, whatever layer listed it (default false:
+    /// in the order of the layers, each pattern's matches in path order). With a folder's
+    /// files listed both as required files and by a pattern (to pick up new ones), this keeps
+    /// the folder's name order for the files added later too.
+    pub fn path_order(mut self, yes: bool) -> Self {
+        self.path_order = yes;
+        self
+    }
+
+    /// The layers, in declaration order.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The explicit files (of [`Layered::new`], [`Layered::file`] and file layers), required
+    /// or not.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
 
-    /// The files a load reads now, in load order: the explicit files, then each pattern's
-    /// matches in path order (a file already listed is not loaded twice).
+    /// The files a load reads now, in load order: the layers in order, each pattern's matches
+    /// in path order (a file already listed is not loaded twice), or all in path order with
+    /// [`Layered::path_order`]. An optional file that does not exist is left out; a required
+    /// one stays (the load reports it).
     ///
     /// # Errors
     ///
-    /// [`LayerError::Pattern`] when a pattern is malformed.
+    /// [`LayerError::Pattern`] when a pattern is malformed, [`LayerError::List`] when a
+    /// directory a pattern walks cannot be listed, [`LayerError::Read`] when a match or an
+    /// optional file cannot be `stat`ed (other than "it does not exist"),
+    /// [`LayerError::NoMatch`] when a required pattern matches nothing.
     pub fn resolve_files(&self) -> Result<Vec<PathBuf>, LayerError> {
-        let mut out = self.files.clone();
-        for p in &self.globs {
-            let paths = glob::glob(p).map_err(|e| LayerError::Pattern {
-                pattern: p.clone(),
-                message: e.msg.to_owned(),
-            })?;
-            let mut matched: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
-            matched.sort();
-            for m in matched {
-                if !out.contains(&m) {
-                    out.push(m);
+        let mut out = Vec::new();
+        for r in self.resolve()? {
+            if r.required {
+                out.push(r.path);
+                continue;
+            }
+            match std::fs::metadata(&r.path) {
+                Ok(_) => out.push(r.path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(LayerError::Read {
+                        file: r.path,
+                        source,
+                    });
                 }
             }
+        }
+        Ok(out)
+    }
+
+    fn resolve(&self) -> Result<Vec<Resolved>, LayerError> {
+        let mut out: Vec<Resolved> = Vec::new();
+        let push = |out: &mut Vec<Resolved>, path: PathBuf, required: bool| {
+            match out.iter_mut().find(|r| r.path == path) {
+                // Loaded once, where first listed; required if any layer requires it.
+                Some(r) => r.required |= required,
+                None => out.push(Resolved { path, required }),
+            }
+        };
+        for layer in &self.layers {
+            match &layer.kind {
+                LayerKind::File(p) => push(&mut out, p.clone(), layer.required),
+                LayerKind::Glob(pattern) => {
+                    let matched = list_glob(pattern)?;
+                    if matched.is_empty() && layer.required {
+                        return Err(LayerError::NoMatch {
+                            pattern: pattern.clone(),
+                        });
+                    }
+                    for m in matched {
+                        // A match is optional on its own: one that vanishes before it is
+                        // read has simply left the folder.
+                        push(&mut out, m, false);
+                    }
+                }
+            }
+        }
+        if self.path_order {
+            out.sort_by(|a, b| a.path.cmp(&b.path));
         }
         Ok(out)
     }
@@ -229,19 +345,29 @@ impl<T: DeserializeOwned> Layered<T> {
     ///
     /// # Errors
     ///
-    /// A [`LayerError`] naming the first file (and key) that is wrong.
+    /// A [`LayerError`] naming the first file (and key) that is wrong:
+    /// [`LayerError::Missing`] for a required file that does not exist, [`LayerError::Read`]
+    /// or [`LayerError::List`] for a file or folder that exists and cannot be read (never taken
+    /// as absent), the others for content that is wrong.
     pub fn load(&self) -> Result<Loaded<T>, LayerError> {
-        let files = self.resolve_files()?;
+        let files = self.resolve()?;
         let mut sources = Vec::with_capacity(files.len());
-        for f in &files {
-            let format = Format::from_path(f)
-                .ok_or_else(|| LayerError::UnknownFormat { file: f.clone() })?;
-            let text = std::fs::read_to_string(f).map_err(|source| LayerError::Read {
-                file: f.clone(),
-                source,
-            })?;
+        for Resolved { path, required } in files {
+            let format = Format::from_path(&path)
+                .ok_or_else(|| LayerError::UnknownFormat { file: path.clone() })?;
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if required {
+                        return Err(LayerError::Missing { file: path });
+                    }
+                    tracing::debug!(file = %path.display(), "optional config file absent; left out of the merge");
+                    continue;
+                }
+                Err(source) => return Err(LayerError::Read { file: path, source }),
+            };
             sources.push(Source {
-                name: f.clone(),
+                name: path,
                 text,
                 format,
             });
@@ -307,6 +433,44 @@ impl<T: DeserializeOwned> Layered<T> {
             provenance: prov,
         })
     }
+}
+
+/// The regular files `pattern` matches now, in path order. Only "does not exist" counts as no
+/// match: a directory that cannot be listed, or a match that cannot be `stat`ed, is an error.
+fn list_glob(pattern: &str) -> Result<Vec<PathBuf>, LayerError> {
+    let mut matched = Vec::new();
+    let mut stat_error = None;
+    let mut list_error = None;
+    Plan::of(pattern)
+        .list(
+            &mut |path, meta| match meta {
+                Ok(m) if m.is_file() => matched.push(path.to_path_buf()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    stat_error.get_or_insert(LayerError::Read {
+                        file: path.to_path_buf(),
+                        source,
+                    });
+                }
+            },
+            &mut |f| {
+                list_error.get_or_insert(LayerError::List {
+                    pattern: pattern.to_owned(),
+                    dir: f.dir,
+                    source: f.error,
+                });
+            },
+        )
+        .map_err(|e| LayerError::Pattern {
+            pattern: pattern.to_owned(),
+            message: e.msg.to_owned(),
+        })?;
+    if let Some(e) = list_error.or(stat_error) {
+        return Err(e);
+    }
+    matched.sort();
+    Ok(matched)
 }
 
 /// Parses one document into a tree.

@@ -25,8 +25,12 @@
 //!   is optional in each file, each key declares its [`Merge`] policy (replace, deep merge,
 //!   shallow merge, append) and whether it honours `replace_base = true`; cross-file rules are
 //!   validated once after the merge; errors ([`LayerError`]) name the file and the key path.
-//!   [`LiveConfig`] puts it behind an epoch cache, so that a broken file keeps the previous
-//!   configuration in place.
+//!   Each file or glob is a [`Layer`], required or optional: whether a deleted file may drop out
+//!   of the merge is the caller's policy, while a file that exists but cannot be read is always
+//!   an error, never "absent". [`LiveConfig`] puts it behind an epoch cache, so that a broken,
+//!   unreadable or missing required file keeps the previous configuration in place (reported
+//!   by [`LiveConfig::last_error`], counted in [`CacheStats::load_errors`], and logged as a
+//!   `tracing` warning; the crate never prints).
 //!
 //! # Example
 //!
@@ -100,6 +104,7 @@ mod config_epoch;
 mod epoch;
 mod flight;
 mod key_path;
+mod layer;
 mod layer_error;
 mod layered;
 mod live;
@@ -112,6 +117,7 @@ pub use cache::{CacheError, CacheStats, EpochCache, LastError, RefreshStrategy};
 pub use config_epoch::{ConfigEpoch, ConfigEpochBuilder, EpochError};
 pub use epoch::{EpochHandle, EpochSubscriber};
 pub use key_path::{KeyPath, Segment};
+pub use layer::Layer;
 pub use layer_error::{Invalid, LayerError};
 pub use layered::{Format, Layered, Loaded, Source};
 pub use live::LiveConfig;

@@ -13,6 +13,14 @@ use std::sync::Arc;
 /// (however many callers ask), and keeps serving the last good configuration when the files are
 /// broken (the error is in [`LiveConfig::last_error`]).
 ///
+/// A failed reload is reported three ways: [`LiveConfig::last_error`] holds the typed
+/// [`LayerError`] until a reload succeeds, [`CacheStats::load_errors`] (in
+/// [`LiveConfig::stats`]) counts it, and a `tracing` warning (target `kumo_config::live`) carries
+/// the fields `file`, `key`, `kind` (`missing`, `io`, `content`), `epoch`, `kept_epoch` (the epoch
+/// of the configuration still in force, if any) and `error` (the message with its causes). A
+/// required file that was deleted, or any file that cannot be read (`EACCES`, `EMFILE`, `EIO`),
+/// is such a failure: it never falls back to an empty or default configuration.
+///
 /// # Examples
 ///
 /// ```
@@ -70,8 +78,26 @@ impl<T: DeserializeOwned> LiveConfig<T> {
     ///
     /// Only when no load ever succeeded: the [`LayerError`] of the last attempt.
     pub fn get(&self) -> Result<Arc<Loaded<T>>, CacheError<LayerError>> {
-        self.cache
-            .get_with(&(), |_| self.layered.load().map(Arc::new))
+        self.cache.get_with(&(), |_| self.load())
+    }
+
+    fn load(&self) -> Result<Arc<Loaded<T>>, LayerError> {
+        self.layered.load().map(Arc::new).inspect_err(|e| {
+            let kind = match e {
+                LayerError::Missing { .. } | LayerError::NoMatch { .. } => "missing",
+                e if e.is_io() => "io",
+                _ => "content",
+            };
+            tracing::warn!(
+                file = e.file().map(|f| f.display().to_string()),
+                key = e.key_path().map(|k| k.to_string()),
+                kind,
+                epoch = self.cache.epoch().current(),
+                kept_epoch = self.cache.value_epoch(&()),
+                error = %chain(e),
+                "config reload failed; the last good configuration stays in force"
+            );
+        })
     }
 
     /// The async twin of [`LiveConfig::get`] (waiting for a reload does not block the thread;
@@ -81,9 +107,8 @@ impl<T: DeserializeOwned> LiveConfig<T> {
     ///
     /// Only when no load ever succeeded: the [`LayerError`] of the last attempt.
     pub async fn get_async(&self) -> Result<Arc<Loaded<T>>, CacheError<LayerError>> {
-        let layered = &self.layered;
         self.cache
-            .get_with_async(&(), |_| async move { layered.load().map(Arc::new) })
+            .get_with_async(&(), |_| async move { self.load() })
             .await
     }
 
@@ -106,4 +131,16 @@ impl<T: DeserializeOwned> LiveConfig<T> {
     pub fn layered(&self) -> &Layered<T> {
         &self.layered
     }
+}
+
+/// `error: cause: cause`, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }

@@ -23,7 +23,10 @@ pub struct ScanReport {
     /// Files whose content changed since the previous scan.
     pub modified: Vec<PathBuf>,
     /// Files that matched but could not be read (they count as present with no content; a file
-    /// that becomes readable again counts as modified).
+    /// that becomes readable again counts as modified). A file counts as removed only when the
+    /// system says it does not exist (`NotFound`); any other error (`EACCES`, `EMFILE`, `EIO`,
+    /// `ELOOP`...) on the file, or on the directory listing that holds it, lands here, so that a
+    /// transient failure is never mistaken for a deletion.
     pub unreadable: Vec<PathBuf>,
     /// The epoch this scan bumped to, when it bumped.
     pub bumped_to: Option<u64>,
@@ -63,6 +66,21 @@ struct StatKey {
 }
 
 impl StatKey {
+    /// The key of a file whose metadata could not be read: never equal to a real one's stat, so
+    /// the file is hashed again once it can be read.
+    fn unknown() -> Self {
+        Self {
+            len: u64::MAX,
+            mtime: None,
+            #[cfg(unix)]
+            ctime: (i64::MIN, 0),
+            #[cfg(unix)]
+            ino: 0,
+            #[cfg(unix)]
+            dev: 0,
+        }
+    }
+
     fn of(m: &Metadata) -> Self {
         #[cfg(unix)]
         use std::os::unix::fs::MetadataExt;
@@ -97,25 +115,42 @@ pub(crate) struct ScanSettings {
 
 /// How a pattern is listed.
 #[derive(Debug)]
-enum Plan {
+pub(crate) enum Plan {
     /// Wildcards only in the last component: one `read_dir` of `dir`, names matched in memory,
     /// metadata read relative to the directory.
     Dir { dir: PathBuf, name: glob::Pattern },
     /// Anything else: the `glob` crate's walk.
-    Walk(String),
+    Walk {
+        pattern: String,
+        /// The compiled pattern (`None`: malformed; listing reports it).
+        compiled: Option<glob::Pattern>,
+    },
+}
+
+/// A directory that could not be listed, while listing a pattern.
+#[derive(Debug)]
+pub(crate) struct ListFailure {
+    /// The directory.
+    pub(crate) dir: PathBuf,
+    /// Why (never `NotFound`: an absent directory matches nothing).
+    pub(crate) error: io::Error,
 }
 
 impl Plan {
-    fn of(pattern: &str) -> Plan {
+    pub(crate) fn of(pattern: &str) -> Plan {
+        let walk = || Plan::Walk {
+            pattern: pattern.to_owned(),
+            compiled: glob::Pattern::new(pattern).ok(),
+        };
         let path = Path::new(pattern);
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-            return Plan::Walk(pattern.to_owned());
+            return walk();
         };
         let dir_str = dir.to_string_lossy();
         let name_str = name.to_string_lossy();
         let has_glob = |s: &str| s.contains(['*', '?', '[']);
         if has_glob(&dir_str) || name_str.contains("**") || pattern.ends_with('/') {
-            return Plan::Walk(pattern.to_owned());
+            return walk();
         }
         match glob::Pattern::new(&name_str) {
             Ok(p) => Plan::Dir {
@@ -126,9 +161,131 @@ impl Plan {
                 },
                 name: p,
             },
-            Err(_) => Plan::Walk(pattern.to_owned()),
+            Err(_) => walk(),
         }
     }
+
+    /// Whether `path` is one this plan matches below `failed` (a directory that could not be
+    /// listed): the files whose state is unknown while it cannot be.
+    fn covers(&self, path: &Path, failed: &Path) -> bool {
+        match self {
+            Plan::Dir { dir, name } => {
+                path.parent() == Some(dir.as_path())
+                    && path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| name.matches(n))
+            }
+            Plan::Walk { compiled, .. } => {
+                path.starts_with(failed) && compiled.as_ref().is_some_and(|p| p.matches_path(path))
+            }
+        }
+    }
+
+    /// Lists the paths the pattern matches now, with their metadata (symlinks followed), into
+    /// `on_entry`. An absent directory matches nothing; a directory that exists but cannot be
+    /// listed (permissions, `EMFILE`, `EIO`, not a directory...) goes to `on_failure`, and the
+    /// listing goes on with the other directories.
+    ///
+    /// # Errors
+    ///
+    /// The pattern is malformed.
+    pub(crate) fn list(
+        &self,
+        on_entry: &mut dyn FnMut(&Path, io::Result<Metadata>),
+        on_failure: &mut dyn FnMut(ListFailure),
+    ) -> Result<(), glob::PatternError> {
+        match self {
+            Plan::Dir { dir, name } => {
+                let entries = match std::fs::read_dir(dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(error) => {
+                        on_failure(ListFailure {
+                            dir: dir.clone(),
+                            error,
+                        });
+                        return Ok(());
+                    }
+                };
+                let mut buf = PathBuf::new();
+                for entry in entries {
+                    let entry = match entry {
+                        Ok(e) => e,
+                        Err(error) => {
+                            // The rest of the listing is unknown.
+                            on_failure(ListFailure {
+                                dir: dir.clone(),
+                                error,
+                            });
+                            return Ok(());
+                        }
+                    };
+                    let fname = entry.file_name();
+                    let Some(fname_str) = fname.to_str() else {
+                        continue;
+                    };
+                    if !name.matches(fname_str) {
+                        continue;
+                    }
+                    buf.clear();
+                    buf.push(dir);
+                    buf.push(&fname);
+                    let meta = match entry.file_type() {
+                        // Follow the link: a swapped link shows the new target.
+                        Ok(t) if t.is_symlink() => std::fs::metadata(&buf),
+                        Ok(_) => entry.metadata(),
+                        Err(e) => Err(e),
+                    };
+                    on_entry(&buf, meta);
+                }
+                Ok(())
+            }
+            Plan::Walk { pattern, .. } => {
+                // The glob crate matches nothing when the literal root cannot be `stat`ed, for
+                // whatever reason: tell "absent" from "unreadable" here.
+                let root = literal_prefix(pattern);
+                if let Err(error) = std::fs::metadata(&root)
+                    && error.kind() != io::ErrorKind::NotFound
+                {
+                    on_failure(ListFailure { dir: root, error });
+                    return Ok(());
+                }
+                for path in glob::glob(pattern)? {
+                    match path {
+                        Ok(path) => {
+                            let meta = std::fs::metadata(&path);
+                            on_entry(&path, meta);
+                        }
+                        Err(e) if e.error().kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            let dir = e.path().to_path_buf();
+                            on_failure(ListFailure {
+                                dir,
+                                error: e.into(),
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The leading components of `pattern` that hold no glob character (`.` when there are none).
+fn literal_prefix(pattern: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in Path::new(pattern).components() {
+        if c.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
+            break;
+        }
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// The state of the files seen by the previous scan.
@@ -153,11 +310,17 @@ struct Pass<'a> {
 
 impl Pass<'_> {
     /// Looks at one matched path with its metadata (symlinks already followed).
-    fn visit(&mut self, path: &Path, meta: &Metadata) {
+    fn visit(&mut self, path: &Path, meta: io::Result<Metadata>) {
+        let meta = match meta {
+            Ok(m) => m,
+            // Gone between the listing and the `stat`, or a dangling symlink: absent.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) => return self.unreadable(path, Some(&e)),
+        };
         if !meta.is_file() {
             return;
         }
-        let stat = StatKey::of(meta);
+        let stat = StatKey::of(&meta);
         let racy = stat.mtime.is_none_or(|m| {
             // A modification time so far ahead that adding the window overflows is racy.
             m.checked_add(self.settings.racy_window)
@@ -168,9 +331,11 @@ impl Pass<'_> {
                 return; // matched by two patterns
             }
             st.seen = self.scan;
-            if self.full || racy || st.stat != stat {
+            // A file that could not be read last time is tried again even with the same stat
+            // (the failure may have been transient: `EMFILE`, `EIO`).
+            if self.full || racy || st.stat != stat || st.hash.is_none() {
                 self.report.hashed += 1;
-                let hash = hash_file(path).ok();
+                let hash = hash_logged(path, st.hash.is_some());
                 if hash != st.hash {
                     self.report.modified.push(path.to_path_buf());
                 }
@@ -182,7 +347,7 @@ impl Pass<'_> {
             }
         } else {
             self.report.hashed += 1;
-            let hash = hash_file(path).ok();
+            let hash = hash_logged(path, true);
             if hash.is_none() {
                 self.report.unreadable.push(path.to_path_buf());
             }
@@ -195,6 +360,87 @@ impl Pass<'_> {
                     seen: self.scan,
                 },
             );
+        }
+    }
+
+    /// A matched path whose metadata cannot be read for another reason than its absence: it
+    /// counts as present and unreadable (a change when it was readable before).
+    fn unreadable(&mut self, path: &Path, error: Option<&io::Error>) {
+        match self.files.get_mut(path) {
+            Some(st) if st.seen == self.scan => return,
+            Some(st) => {
+                st.seen = self.scan;
+                if st.hash.is_some() {
+                    if let Some(error) = error {
+                        tracing::warn!(file = %path.display(), error = %error, kind = ?error.kind(), "cannot stat a watched config file; it counts as unreadable, not as removed");
+                    }
+                    self.report.modified.push(path.to_path_buf());
+                }
+                st.hash = None;
+                st.stat = StatKey::unknown();
+            }
+            None => {
+                if let Some(error) = error {
+                    tracing::warn!(file = %path.display(), error = %error, kind = ?error.kind(), "cannot stat a watched config file; it counts as unreadable, not as absent");
+                }
+                self.report.added.push(path.to_path_buf());
+                self.files.insert(
+                    path.to_path_buf(),
+                    FileState {
+                        stat: StatKey::unknown(),
+                        hash: None,
+                        seen: self.scan,
+                    },
+                );
+            }
+        }
+        self.report.unreadable.push(path.to_path_buf());
+    }
+
+    /// A directory of `plan` could not be listed: the files seen under it before are kept as
+    /// present and unreadable instead of counting as removed.
+    fn unlistable(&mut self, plan: &Plan, failure: &ListFailure) {
+        let known: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| plan.covers(p, &failure.dir))
+            .cloned()
+            .collect();
+        let turning = known
+            .iter()
+            .filter(|p| self.files.get(*p).is_some_and(|st| st.hash.is_some()))
+            .count();
+        // Warned once, when files turn unreadable; not at every scan while it lasts.
+        if turning > 0 {
+            tracing::warn!(
+                dir = %failure.dir.display(),
+                error = %failure.error,
+                kind = ?failure.error.kind(),
+                files = turning,
+                "cannot list a watched config directory; its files count as unreadable, not as removed"
+            );
+        } else {
+            tracing::debug!(
+                dir = %failure.dir.display(),
+                error = %failure.error,
+                "cannot list a watched config directory"
+            );
+        }
+        for p in known {
+            self.unreadable(&p, None);
+        }
+    }
+}
+
+/// Hashes `path`; a failure is logged when the file was readable before (`was_readable`).
+fn hash_logged(path: &Path, was_readable: bool) -> Option<u64> {
+    match hash_file(path) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            if was_readable {
+                tracing::warn!(file = %path.display(), error = %e, kind = ?e.kind(), "cannot read a watched config file; it counts as unreadable");
+            }
+            None
         }
     }
 }
@@ -237,47 +483,14 @@ impl Scanner {
             now,
             report: ScanReport::default(),
         };
-        let mut buf = PathBuf::new();
         for plan in &self.plans {
-            match plan {
-                Plan::Dir { dir, name } => {
-                    // A missing or unreadable directory matches nothing.
-                    let Ok(entries) = std::fs::read_dir(dir) else {
-                        continue;
-                    };
-                    for entry in entries.flatten() {
-                        let fname = entry.file_name();
-                        let Some(fname_str) = fname.to_str() else {
-                            continue;
-                        };
-                        if !name.matches(fname_str) {
-                            continue;
-                        }
-                        buf.clear();
-                        buf.push(dir);
-                        buf.push(&fname);
-                        let meta = match entry.file_type() {
-                            // Follow the link: a swapped link shows the new target.
-                            Ok(t) if t.is_symlink() => std::fs::metadata(&buf),
-                            Ok(_) => entry.metadata(),
-                            Err(e) => Err(e),
-                        };
-                        if let Ok(meta) = meta {
-                            pass.visit(&buf, &meta);
-                        }
-                    }
-                }
-                Plan::Walk(p) => {
-                    let Ok(paths) = glob::glob(p) else {
-                        continue;
-                    };
-                    // An unreadable directory is skipped; the files under it count as absent.
-                    for path in paths.flatten() {
-                        if let Ok(meta) = std::fs::metadata(&path) {
-                            pass.visit(&path, &meta);
-                        }
-                    }
-                }
+            let mut failures = Vec::new();
+            // A malformed pattern was refused when the epoch was built; it matches nothing.
+            let _ = plan.list(&mut |path, meta| pass.visit(path, meta), &mut |f| {
+                failures.push(f)
+            });
+            for f in &failures {
+                pass.unlistable(plan, f);
             }
         }
         let scan = self.scans;
@@ -373,9 +586,9 @@ mod tests {
     fn simple_patterns_list_one_directory() {
         assert!(matches!(Plan::of("/etc/kumo/*.toml"), Plan::Dir { .. }));
         assert!(matches!(Plan::of("*.toml"), Plan::Dir { ref dir, .. } if dir == Path::new(".")));
-        assert!(matches!(Plan::of("/etc/*/a.toml"), Plan::Walk(_)));
-        assert!(matches!(Plan::of("/etc/**"), Plan::Walk(_)));
-        assert!(matches!(Plan::of("/etc/kumo/"), Plan::Walk(_)));
+        assert!(matches!(Plan::of("/etc/*/a.toml"), Plan::Walk { .. }));
+        assert!(matches!(Plan::of("/etc/**"), Plan::Walk { .. }));
+        assert!(matches!(Plan::of("/etc/kumo/"), Plan::Walk { .. }));
     }
 
     #[cfg(unix)]
@@ -392,7 +605,10 @@ mod tests {
         let mut simple = Scanner::new(vec![pattern.clone()], settings());
         assert!(matches!(simple.plans[0], Plan::Dir { .. }));
         let mut walk = Scanner::new(vec![pattern.clone()], settings());
-        walk.plans = vec![Plan::Walk(pattern)];
+        walk.plans = vec![Plan::Walk {
+            compiled: glob::Pattern::new(&pattern).ok(),
+            pattern,
+        }];
         let (a, b) = (simple.scan(far), walk.scan(far));
         assert_eq!(a.added, b.added);
         assert_eq!(simple.files().len(), 3, "a.toml, .d.toml, link.toml");

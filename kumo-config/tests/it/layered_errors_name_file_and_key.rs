@@ -39,7 +39,14 @@ fn file_system_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.toml");
     let err = Layered::<Cfg>::new([&missing]).load().unwrap_err();
-    assert!(matches!(&err, LayerError::Read { file, .. } if file == &missing));
+    assert!(matches!(&err, LayerError::Missing { file } if file == &missing));
+    assert_eq!(err.file(), Some(missing.as_path()));
+
+    // A directory where the file should be: it exists, it cannot be read.
+    let dir_file = dir.path().join("dir.toml");
+    std::fs::create_dir(&dir_file).unwrap();
+    let err = Layered::<Cfg>::new([&dir_file]).load().unwrap_err();
+    assert!(matches!(&err, LayerError::Read { file, .. } if file == &dir_file));
     assert!(
         std::error::Error::source(&err).is_some(),
         "io error as source"
