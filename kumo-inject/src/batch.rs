@@ -17,18 +17,45 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Limits and names used while generating messages.
+///
+/// # Implementation
+///
+/// [`template_fuel`](Self::template_fuel) bounds a `Jinja` render with minijinja's fuel. The
+/// `handlebars` crate has none, so kumo-inject drives each handlebars render itself (a fresh
+/// `RenderContext` per render) and registers, for that render only, local helpers named
+/// `each`, `with`, `lookup`, `eq`, `ne`, `gt`, `gte`, `lt`, `lte` and `log` (those the template
+/// calls), which shadow the built-ins, produce the same output, and charge one shared budget:
+/// an `#each` iteration costs the static weight of its body (elements, path lengths, literal
+/// sizes), times one plus the size of the copied values that paths in the body may read;
+/// copying a value that is not in the context (`lookup`, `with` or `each` over a literal or a
+/// subexpression) or comparing values costs their size. The remaining built-ins do constant
+/// work besides their blocks, or write what they touch, so the output cap bounds them.
+/// Counting work as it happens was chosen over bounding the product of nested loop lengths
+/// before rendering: the collections a loop visits depend on `../`, block parameters and
+/// `lookup` results, and a static bound would either miss copies and comparisons that write
+/// nothing or refuse ordinary nested loops that sit next to one large, unrelated array.
+///
+/// [`batch_time_limit`](Self::batch_time_limit) sums the time spent in
+/// [`Batch::generate`] over a batch's recipients, read from a clock the caller passes in, and
+/// is checked before each recipient and before each of its template renders; a single render
+/// is bounded by the fuel, so a batch overruns its limit by at most one render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateOptions {
     /// The most recipients one request may have (default 100,000).
     pub max_recipients: usize,
     /// The largest generated message, and the largest rendered template output (default 32 MiB).
     pub max_message_bytes: usize,
-    /// Template instructions one `Jinja` render may execute (default 1,000,000). `Handlebars`
-    /// has no fuel: only [`max_message_bytes`](Self::max_message_bytes) bounds its renders.
+    /// The work one template render may do (default 1,000,000: some 40 ms of CPU for `Jinja`
+    /// and 80 ms for `Handlebars` on one core of the development VM); a render that needs more
+    /// fails its recipient. `Jinja`: instructions (minijinja's fuel). `Handlebars`: work units
+    /// of kumo-inject's metered helpers, mostly one per `#each` iteration times the size of the
+    /// loop's body, plus the size of values that `lookup`, `with` and the comparison helpers
+    /// copy or compare
+    /// ([`TemplateError::HandlebarsOutOfFuel`](crate::TemplateError::HandlebarsOutOfFuel)).
     pub template_fuel: u64,
     /// `Jinja` template recursion depth (default 100; minijinja caps it at 500). `Handlebars`
     /// templates cannot recurse: partials and decorators are refused.
@@ -38,6 +65,18 @@ pub struct GenerateOptions {
     pub message_id_domain: Option<String>,
     /// This host's name, for `Received:` headers and as the last-resort `Message-ID` domain.
     pub hostname: String,
+    /// The time one batch may spend generating messages, summed over its recipients
+    /// (rendering and MIME building; not the time spent in the host's
+    /// [`MessageSink`](crate::MessageSink)). Once it is used up, the batch stops and every
+    /// recipient not yet generated fails with [`RecipientError::BatchTimeLimit`]. Default 60 s,
+    /// far above an ordinary batch (100,000 simple recipients take a few seconds) and a bound
+    /// on a batch of many recipients that each use most of their
+    /// [`template_fuel`](Self::template_fuel). `None`: no limit.
+    ///
+    /// The core does not read the clock: the limit applies where one is passed in, in
+    /// [`Batch::generate_all_with`] and in the [`Injector`](crate::Injector) (synchronous and
+    /// deferred batches; a resumed deferred batch starts a new measure).
+    pub batch_time_limit: Option<Duration>,
 }
 
 impl Default for GenerateOptions {
@@ -49,6 +88,7 @@ impl Default for GenerateOptions {
             template_recursion: 100,
             message_id_domain: None,
             hostname: "localhost".to_owned(),
+            batch_time_limit: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -212,6 +252,76 @@ pub struct Batch<'a> {
     size_hint: AtomicUsize,
     /// The `Date` text of the last `now` seen: a batch is usually generated with one `now`.
     date: parking_lot::Mutex<Option<(SystemTime, Arc<str>)>>,
+    time_limit: Option<Duration>,
+}
+
+/// What may stop [`Batch::run`] between two recipients, from outside the batch.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RunControl<'c> {
+    /// Measures generation against the batch's time limit; `None`: no time limit.
+    pub(crate) clock: Option<&'c dyn Fn() -> Instant>,
+    /// Set, from another thread, to stop: the request was cancelled.
+    pub(crate) cancel: Option<&'c AtomicBool>,
+}
+
+impl fmt::Debug for RunControl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunControl")
+            .field("clock", &self.clock.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// One recipient's template variables, and what may stop its generation between two fields.
+#[derive(Debug)]
+struct RecipientVars<'c> {
+    vars: RenderVars,
+    stop: Option<FieldStop<'c>>,
+}
+
+/// The batch's limits as seen by one recipient, checked before each template render.
+struct FieldStop<'c> {
+    cancel: Option<&'c AtomicBool>,
+    /// The clock, the instant the batch's time runs out, and the limit.
+    deadline: Option<(&'c dyn Fn() -> Instant, Instant, Duration)>,
+}
+
+impl fmt::Debug for FieldStop<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldStop")
+            .field("cancel", &self.cancel)
+            .field("deadline", &self.deadline.map(|(_, d, _)| d))
+            .finish()
+    }
+}
+
+impl FieldStop<'_> {
+    fn must_stop(&self) -> Option<Stop> {
+        if self.cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return Some(Stop::Cancelled);
+        }
+        match self.deadline {
+            Some((clock, deadline, limit)) if clock() > deadline => Some(Stop::TimeLimit(limit)),
+            _ => None,
+        }
+    }
+}
+
+/// Why a batch stopped before its last recipient.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    TimeLimit(Duration),
+    Cancelled,
+}
+
+impl Stop {
+    fn error(self) -> RecipientError {
+        match self {
+            Stop::TimeLimit(limit) => RecipientError::BatchTimeLimit { limit },
+            Stop::Cancelled => RecipientError::Cancelled,
+        }
+    }
 }
 
 const RESERVED: [&str; 2] = ["content-type", "content-transfer-encoding"];
@@ -372,6 +482,7 @@ impl<'a> Batch<'a> {
             supplemental,
             size_hint: AtomicUsize::new(4096),
             date: parking_lot::Mutex::new(None),
+            time_limit: opts.batch_time_limit,
         })
     }
 
@@ -405,12 +516,19 @@ impl<'a> Batch<'a> {
         s
     }
 
-    fn render(&self, id: FieldId, vars: &RenderVars) -> Result<Cow<'a, str>, RecipientError> {
+    fn render(
+        &self,
+        id: FieldId,
+        vars: &RecipientVars<'_>,
+    ) -> Result<Cow<'a, str>, RecipientError> {
         if self.templates.is_static(id) {
             return Ok(Cow::Borrowed(self.templates.source(id)));
         }
+        if let Some(why) = vars.stop.as_ref().and_then(FieldStop::must_stop) {
+            return Err(why.error());
+        }
         let mut out = String::new();
-        match self.templates.render(id, vars, &mut out) {
+        match self.templates.render(id, &vars.vars, &mut out) {
             Ok(()) => Ok(Cow::Owned(out)),
             Err(source) => Err(RecipientError::Template {
                 field: self.templates.label(id).to_owned(),
@@ -422,7 +540,7 @@ impl<'a> Batch<'a> {
     fn render_header(
         &self,
         id: FieldId,
-        vars: &RenderVars,
+        vars: &RecipientVars<'_>,
     ) -> Result<Cow<'a, str>, RecipientError> {
         let v = self.render(id, vars)?;
         no_injection(&v, self.templates.label(id))?;
@@ -457,6 +575,17 @@ impl<'a> Batch<'a> {
         index: usize,
         ctx: &GenerateContext,
     ) -> Result<GeneratedMessage, RecipientError> {
+        self.generate_checked(index, ctx, None)
+    }
+
+    /// [`generate`](Self::generate), checking `stop` before each template render so that a
+    /// recipient with many expensive fields cannot run far past the batch's limits.
+    fn generate_checked(
+        &self,
+        index: usize,
+        ctx: &GenerateContext,
+        stop: Option<FieldStop<'_>>,
+    ) -> Result<GeneratedMessage, RecipientError> {
         let r: &Recipient = &self.req.recipients[index];
         let checked = check_mailbox(&r.email).map_err(|source| RecipientError::InvalidAddress {
             field: "email".into(),
@@ -476,6 +605,7 @@ impl<'a> Batch<'a> {
         } else {
             RenderVars::None
         };
+        let vars = RecipientVars { vars, stop };
         let id = self.message_id(&ctx.batch_id, index);
         let mut out = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed) + 256);
         let date = self.date_text(ctx.now);
@@ -585,7 +715,7 @@ impl<'a> Batch<'a> {
         out: &mut Vec<u8>,
         plan: &BuilderPlan<'a>,
         r: &Recipient,
-        vars: &RenderVars,
+        vars: &RecipientVars<'_>,
         id: &str,
         date: &str,
         ctx: &GenerateContext,
@@ -653,7 +783,7 @@ impl<'a> Batch<'a> {
         &self,
         out: &mut Vec<u8>,
         plan: &BuilderPlan<'a>,
-        vars: &RenderVars,
+        vars: &RecipientVars<'_>,
         ctx: &GenerateContext,
     ) -> Result<(), RecipientError> {
         let mut alts: [Option<(&str, Cow<'a, str>)>; 3] = [None, None, None];
@@ -702,33 +832,147 @@ impl<'a> Batch<'a> {
     }
 
     /// Generates every recipient's message and hands each to `sink`, in order. This is the
-    /// synchronous injection of one request; the [`Injector`](crate::Injector) runs it on a
-    /// blocking thread.
+    /// synchronous injection of one request; the [`Injector`](crate::Injector) runs it (as
+    /// [`generate_all_with`](Self::generate_all_with)) on a blocking thread.
+    ///
+    /// Without a clock this has no time limit
+    /// ([`GenerateOptions::batch_time_limit`] does not apply); each render is still bounded by
+    /// [`GenerateOptions::template_fuel`].
     pub fn generate_all(&self, ctx: &GenerateContext, sink: &dyn MessageSink) -> InjectResponse {
-        let (resp, _) = self.run(ctx, sink, |_| false, |_, _| true);
+        let (resp, _) = self.run(ctx, sink, RunControl::default(), |_| false, |_, _| true);
         resp
+    }
+
+    /// [`generate_all`](Self::generate_all), stopped early from outside: the time spent
+    /// generating is measured with `clock` against [`GenerateOptions::batch_time_limit`], and
+    /// `cancel` is checked before each recipient and each template render (set it from another
+    /// thread when the request is abandoned, e.g. its HTTP client went away). Once either stops
+    /// the batch, the recipient being generated and those not yet generated fail with
+    /// [`RecipientError::BatchTimeLimit`] or [`RecipientError::Cancelled`], without rendering
+    /// anything more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kumo_inject::{Batch, BatchId, GenerateContext, GenerateOptions, InjectRequest};
+    /// use kumo_inject::{GeneratedMessage, MessageSink, SinkError};
+    /// use std::cell::Cell;
+    /// use std::sync::atomic::AtomicBool;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// struct Discard;
+    /// impl MessageSink for Discard {
+    ///     fn accept(&self, _: GeneratedMessage) -> Result<(), SinkError> { Ok(()) }
+    /// }
+    ///
+    /// let json = br#"{"envelope_sender": "a@example.com",
+    ///     "recipients": [{"email": "b@example.org"}, {"email": "c@example.org"}],
+    ///     "content": {"text_body": "hi {{ email }}"}}"#;
+    /// let req = InjectRequest::from_json(json)?;
+    /// let limit = Some(Duration::from_millis(1500));
+    /// let batch = Batch::compile(&req, &GenerateOptions { batch_time_limit: limit, ..Default::default() })?;
+    /// let ctx = GenerateContext {
+    ///     batch_id: BatchId::new("b1")?,
+    ///     now: std::time::UNIX_EPOCH,
+    ///     peer: None,
+    /// };
+    /// // A test clock that advances a second per reading: the first recipient reads it three
+    /// // times (start, before its template, end) and "takes" 2 s, so the second is not
+    /// // generated.
+    /// let (start, reads) = (Instant::now(), Cell::new(0));
+    /// let clock = || {
+    ///     reads.set(reads.get() + 1);
+    ///     start + Duration::from_secs(reads.get())
+    /// };
+    /// let resp = batch.generate_all_with(&ctx, &Discard, &clock, &AtomicBool::new(false));
+    /// assert_eq!((resp.success_count, resp.fail_count), (1, 1));
+    /// assert!(resp.errors[0].ends_with("batch exceeded its generation time limit of 1.5s"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn generate_all_with(
+        &self,
+        ctx: &GenerateContext,
+        sink: &dyn MessageSink,
+        clock: &dyn Fn() -> Instant,
+        cancel: &AtomicBool,
+    ) -> InjectResponse {
+        let control = RunControl {
+            clock: Some(clock),
+            cancel: Some(cancel),
+        };
+        let (resp, _) = self.run(ctx, sink, control, |_| false, |_, _| true);
+        resp
+    }
+
+    /// Whether the batch must stop before its next recipient, having spent `spent` generating.
+    fn must_stop(&self, control: &RunControl<'_>, spent: Duration) -> Option<Stop> {
+        if control.cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return Some(Stop::Cancelled);
+        }
+        match self.time_limit {
+            Some(limit) if control.clock.is_some() && spent > limit => Some(Stop::TimeLimit(limit)),
+            _ => None,
+        }
     }
 
     /// The loop behind [`generate_all`](Self::generate_all) and deferred jobs: skips the
     /// recipients for which `skip` is true, calls `after` with each outcome (stops when it
     /// returns false). Returns the counts of the recipients it handled and whether it finished.
+    /// Once `control` stops the batch (time limit, cancellation), the remaining recipients get
+    /// a failed outcome without being generated, so the batch still finishes.
     pub(crate) fn run(
         &self,
         ctx: &GenerateContext,
         sink: &dyn MessageSink,
+        control: RunControl<'_>,
         skip: impl Fn(usize) -> bool,
         mut after: impl FnMut(usize, &RecipientOutcome) -> bool,
     ) -> (InjectResponse, bool) {
         let mut resp = InjectResponse::default();
+        let mut spent = Duration::ZERO;
+        let mut stop = None;
+        let clock = control.clock.filter(|_| self.time_limit.is_some());
         for index in 0..self.len() {
             if skip(index) {
                 continue;
             }
+            if stop.is_none() {
+                stop = self.must_stop(&control, spent);
+                if let Some(why) = stop {
+                    tracing::warn!(
+                        batch_id = %ctx.batch_id,
+                        recipient = index,
+                        generated = resp.success_count + resp.fail_count,
+                        reason = %why.error(),
+                        "batch stopped; its remaining recipients fail"
+                    );
+                }
+            }
             let r = &self.req.recipients[index];
-            let result = self.generate(index, ctx).and_then(|m| {
-                let id = m.id.clone();
-                sink.accept(m).map(|_| id).map_err(RecipientError::Sink)
-            });
+            let result = match stop {
+                Some(why) => Err(why.error()),
+                None => {
+                    let started = clock.map(|c| c());
+                    let stop = FieldStop {
+                        cancel: control.cancel,
+                        deadline: match (clock, started, self.time_limit) {
+                            // A limit too far away to be an `Instant` is no limit.
+                            (Some(c), Some(t), Some(limit)) => t
+                                .checked_add(limit.saturating_sub(spent))
+                                .map(|d| (c, d, limit)),
+                            _ => None,
+                        },
+                    };
+                    let generated = self.generate_checked(index, ctx, Some(stop));
+                    if let (Some(c), Some(t)) = (clock, started) {
+                        spent += c().saturating_duration_since(t);
+                    }
+                    generated.and_then(|m| {
+                        let id = m.id.clone();
+                        sink.accept(m).map(|_| id).map_err(RecipientError::Sink)
+                    })
+                }
+            };
             let outcome = match result {
                 Ok(message_id) => {
                     resp.success_count += 1;

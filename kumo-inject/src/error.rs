@@ -81,6 +81,15 @@ pub enum TemplateError {
     /// `Handlebars`: a render error, or output over the size limit.
     #[error(transparent)]
     HandlebarsRender(Box<handlebars::RenderError>),
+    /// `Handlebars`: the render used up its work budget,
+    /// [`GenerateOptions::template_fuel`](crate::GenerateOptions::template_fuel): too many
+    /// `#each` iterations (nested loops multiply), or lookups and comparisons of large values.
+    /// Permanent for the same template and data.
+    #[error("handlebars render exceeded its work budget of {limit} units (template_fuel)")]
+    HandlebarsOutOfFuel {
+        /// The budget, in work units.
+        limit: u64,
+    },
 }
 
 /// What is wrong with an attachment.
@@ -150,6 +159,19 @@ pub enum RecipientError {
     /// The host's [`MessageSink`](crate::MessageSink) refused the message.
     #[error("the host refused the message")]
     Sink(#[source] crate::host::SinkError),
+    /// The batch used up
+    /// [`GenerateOptions::batch_time_limit`](crate::GenerateOptions::batch_time_limit) before
+    /// this recipient: it was not generated. Permanent for the same request (its templates
+    /// are too expensive for its size); a smaller batch may pass.
+    #[error("batch exceeded its generation time limit of {limit:?}")]
+    BatchTimeLimit {
+        /// The configured limit.
+        limit: std::time::Duration,
+    },
+    /// The batch was cancelled before this recipient (a synchronous request whose HTTP client
+    /// went away): it was not generated.
+    #[error("batch cancelled before this recipient was generated")]
+    Cancelled,
 }
 
 /// Why a rendered RFC 5322 message was refused.

@@ -1,7 +1,7 @@
 //! The async service: synchronous injection on tokio's blocking pool, and deferred generation
 //! in a bounded worker pool with persisted, resumable jobs.
 
-use crate::batch::{Batch, BatchId, GenerateContext, GenerateOptions};
+use crate::batch::{Batch, BatchId, GenerateContext, GenerateOptions, RunControl};
 use crate::error::RequestError;
 use crate::host::{Admission, AlwaysAdmit, BatchReport, MessageSink, Refusal};
 use crate::job_store::{JobStore, JobStoreError, MemoryJobStore, RecipientOutcome, StoredJob};
@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Mutex, Notify, mpsc};
 
 /// How the [`Injector`] answers when its deferred queue is full.
@@ -365,6 +365,10 @@ fn run_job(shared: &Shared, job: Job) {
         Ok(batch) => batch.run(
             &ctx,
             &*shared.sink,
+            RunControl {
+                clock: Some(&Instant::now),
+                cancel: None,
+            },
             |i| done.contains(&(i as u32)),
             |i, outcome| {
                 match outcome {
@@ -427,6 +431,16 @@ fn run_job(shared: &Shared, job: Job) {
     });
 }
 
+/// Sets its flag when dropped: the synchronous request it belongs to was abandoned (or is
+/// done, when the flag no longer matters).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 impl Injector {
     /// Starts building an injector that hands messages to `sink`.
     pub fn builder(sink: impl MessageSink) -> InjectorBuilder {
@@ -470,8 +484,17 @@ impl Injector {
     /// batch (pass the bytes the request was parsed from).
     ///
     /// Synchronous requests are generated on tokio's blocking pool and answered with their
-    /// counts. Deferred ones are validated and compiled here (so a template error is still a
-    /// 422), persisted unless `deferred_spool` is set, queued, and answered at once.
+    /// counts. Dropping the returned future (the HTTP server does when the client disconnects)
+    /// stops generation before the next recipient: the rest fail with
+    /// [`RecipientError::Cancelled`](crate::RecipientError::Cancelled), the accepted messages
+    /// are flushed, and [`MessageSink::batch_finished`] reports the batch.
+    ///
+    /// Deferred ones are validated and compiled here (so a template error is still a 422),
+    /// persisted unless `deferred_spool` is set, queued, and answered at once.
+    ///
+    /// A batch of either kind stops once it has spent [`GenerateOptions::batch_time_limit`]
+    /// generating; its remaining recipients fail with
+    /// [`RecipientError::BatchTimeLimit`](crate::RecipientError::BatchTimeLimit).
     ///
     /// # Errors
     ///
@@ -493,6 +516,11 @@ impl Injector {
         }
         let shared = self.shared.clone();
         let id = batch_id.clone();
+        // Generation runs on a blocking thread, which dropping this future does not stop: the
+        // guard sets the flag when the future is dropped (the HTTP client went away and the
+        // server dropped the handler), and the batch stops before its next recipient.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(cancel.clone());
         tokio::task::spawn_blocking(move || {
             let batch =
                 Batch::compile(&req, &shared.config.generate).map_err(InjectError::Request)?;
@@ -501,7 +529,7 @@ impl Injector {
                 now,
                 peer: ctx.peer,
             };
-            let response = batch.generate_all(&gctx, &*shared.sink);
+            let response = batch.generate_all_with(&gctx, &*shared.sink, &Instant::now, &cancel);
             shared
                 .sink
                 .flush(&gctx.batch_id)

@@ -14,8 +14,13 @@
 //!   answers with KumoMTA's status codes (400, 413, 415, 422, 503, 200 with per-recipient errors).
 //! - **Compile once, render per recipient.** Templates (minijinja for `Jinja`, handlebars for
 //!   `Handlebars`) are compiled once per batch; HTML and AMP bodies are auto-escaped, text and
-//!   headers are not; every render has an output cap, and Jinja renders also a fuel budget and a
-//!   recursion limit, so a template bomb fails its recipient.
+//!   headers are not; every render has an output cap and a work budget
+//!   ([`GenerateOptions::template_fuel`]: minijinja's fuel, or kumo-inject's metered handlebars
+//!   helpers), so a template bomb fails its recipient.
+//! - **Bounded batches.** A batch stops once it has spent
+//!   [`GenerateOptions::batch_time_limit`] generating, and a synchronous batch stops when its
+//!   HTTP client disconnects; the recipients not yet generated fail
+//!   ([`RecipientError::BatchTimeLimit`], [`RecipientError::Cancelled`]).
 //! - **Well-formed MIME.** CRLF only, every line within 998 octets (headers folded at 78 where
 //!   whitespace allows), `Date`, `Message-ID` and `MIME-Version` on every message, RFC 2047
 //!   encoded words for non-ASCII headers and display names, RFC 2231 for non-ASCII file names,
@@ -131,11 +136,12 @@
 //!
 //! # Differences from KumoMTA
 //!
-//! - `template_dialect: "Handlebars"` (the `handlebars` crate) has no fuel budget: a render is
-//!   bounded by the output size cap only, and partials and decorators (inline partials) are
-//!   refused with a 422 ([`TemplateError::HandlebarsPartial`]) because they can recurse without
-//!   bound. A handlebars render can still spend CPU on nested `#each` loops over large
-//!   substitution arrays that write nothing.
+//! - `template_dialect: "Handlebars"` (the `handlebars` crate) renders with metered `each`,
+//!   `with`, `lookup`, comparison and `log` helpers that share a work budget
+//!   ([`TemplateError::HandlebarsOutOfFuel`]); `{{log}}` emits a `tracing` event (target
+//!   `kumo_inject::template`) instead of a `log` record. Partials and decorators (inline
+//!   partials) are refused with a 422 ([`TemplateError::HandlebarsPartial`]) because they can
+//!   recurse without bound.
 //! - An invalid `envelope_sender` is a 422 (KumoMTA answers 500).
 //! - Builder messages get a `Message-ID` (`<batch>.<index>@<domain>`); KumoMTA's builder adds none.
 //! - In deferred mode the per-recipient outcomes reach the host ([`MessageSink::recipient_failed`],

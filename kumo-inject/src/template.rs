@@ -3,10 +3,10 @@
 //! Fields without template syntax, and every field of a `Static` request, skip the engine. HTML
 //! and AMP bodies are HTML-escaped (minijinja: registered under a `.html` name; handlebars: the
 //! registry with the default HTML escape); text bodies and header values are not escaped
-//! (handlebars: a second registry with `no_escape`). Every render has a size cap. Jinja renders
-//! also have a fuel budget and the engine's recursion limit; handlebars has no fuel, so only the
-//! size cap applies there, and partials and decorators (the way to recurse) are refused at
-//! compile time.
+//! (handlebars: a second registry with `no_escape`). Every render has a size cap and a work
+//! budget: Jinja renders minijinja's fuel and recursion limit, handlebars renders the metered
+//! helpers of [`hb_fuel`] (the `handlebars` crate has no fuel), and partials and decorators
+//! (the way to recurse) are refused at compile time.
 
 use crate::error::{RequestError, TemplateError};
 use crate::model::TemplateDialect;
@@ -18,6 +18,8 @@ use serde_json::Value as JsonValue;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
+
+mod hb_fuel;
 
 /// A field's handle inside [`Templates`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,8 @@ struct Field<'a> {
     /// Whether the field is HTML-escaped.
     html: bool,
     source: &'a str,
+    /// The metered handlebars helpers the source may call.
+    uses: hb_fuel::Uses,
 }
 
 /// The template engine of one batch, chosen by `template_dialect`.
@@ -98,6 +102,7 @@ fn hb_recurses(t: &HbTemplate) -> bool {
 /// Limits that stop template bombs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TemplateLimits {
+    /// Jinja: minijinja's fuel (instructions); handlebars: work units of [`hb_fuel`].
     pub(crate) fuel: u64,
     pub(crate) recursion: usize,
     pub(crate) max_output: usize,
@@ -111,6 +116,7 @@ pub(crate) struct Templates<'a> {
     dialect: TemplateDialect,
     uses_to_header: bool,
     max_output: usize,
+    fuel: u64,
 }
 
 fn has_syntax(dialect: TemplateDialect, src: &str) -> bool {
@@ -155,6 +161,7 @@ impl<'a> Templates<'a> {
             dialect,
             uses_to_header: false,
             max_output: limits.max_output,
+            fuel: limits.fuel,
         })
     }
 
@@ -165,6 +172,7 @@ impl<'a> Templates<'a> {
         source: &'a str,
         html: bool,
     ) -> Result<FieldId, RequestError> {
+        let mut uses = hb_fuel::Uses::default();
         let name = if !has_syntax(self.dialect, source) {
             None
         } else {
@@ -191,6 +199,7 @@ impl<'a> Templates<'a> {
                     if hb_recurses(&t) {
                         return Err(failed(TemplateError::HandlebarsPartial));
                     }
+                    uses = hb_fuel::Uses::of(&t);
                     let reg = if html { escaped } else { plain };
                     reg.register_template(&name, t);
                 }
@@ -205,6 +214,7 @@ impl<'a> Templates<'a> {
             name,
             html,
             source,
+            uses,
         });
         Ok(FieldId(self.fields.len() - 1))
     }
@@ -290,8 +300,7 @@ impl<'a> Templates<'a> {
                 .map_err(TemplateError::Jinja),
             (Engine::Handlebars { html, plain, .. }, RenderVars::Handlebars(ctx)) => {
                 let reg = if field.html { html } else { plain };
-                reg.render_with_context_to_write(name, ctx, &mut w)
-                    .map_err(|e| TemplateError::HandlebarsRender(Box::new(e)))
+                self.render_handlebars(reg, name, field.uses, ctx, &mut w)
             }
             _ => Err(TemplateError::Jinja(Error::new(
                 ErrorKind::InvalidOperation,
@@ -306,6 +315,31 @@ impl<'a> Templates<'a> {
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
         result
+    }
+
+    /// Renders a handlebars template with a fresh work budget.
+    fn render_handlebars(
+        &self,
+        reg: &Handlebars<'static>,
+        name: &str,
+        uses: hb_fuel::Uses,
+        ctx: &handlebars::Context,
+        w: &mut Capped,
+    ) -> Result<(), TemplateError> {
+        let Some(template) = reg.get_template(name) else {
+            return Err(TemplateError::HandlebarsRender(Box::new(
+                handlebars::RenderErrorReason::TemplateNotFound(name.to_owned()).into(),
+            )));
+        };
+        let meter = Arc::new(hb_fuel::Meter::new(self.fuel));
+        let mut out = handlebars::WriteOutput::new(w);
+        match hb_fuel::render(reg, template, ctx, uses, &meter, &mut out) {
+            Ok(()) => Ok(()),
+            Err(_) if meter.exhausted() => {
+                Err(TemplateError::HandlebarsOutOfFuel { limit: self.fuel })
+            }
+            Err(e) => Err(TemplateError::HandlebarsRender(Box::new(e))),
+        }
     }
 
     /// The source of a field as written in the request.

@@ -22,6 +22,10 @@ mod ratelimit_support;
 
 mod bad_inputs_table;
 #[cfg(feature = "tokio")]
+mod batch_time_limit_stops_a_batch;
+#[cfg(feature = "axum")]
+mod client_disconnect_stops_generation;
+#[cfg(feature = "tokio")]
 mod deferred_batch_resumes_without_duplicates;
 #[cfg(feature = "tokio")]
 mod deferred_job_waits_for_flush;
@@ -29,8 +33,12 @@ mod deferred_job_waits_for_flush;
 mod durability_follows_deferred_spool;
 #[cfg(feature = "axum")]
 mod flush_precedes_acknowledgement;
+mod fuzz_inject;
 mod generated_mail_parses_in_python;
 mod generated_messages_are_well_formed;
+mod handlebars_each_semantics_unchanged;
+#[cfg(feature = "axum")]
+mod handlebars_fuel_stops_nested_each;
 #[cfg(feature = "axum")]
 mod http_status_codes;
 mod ratelimit_gcra_bound;
