@@ -1,24 +1,30 @@
 //! The hierarchical wheel engine: 4 levels of 256 slots over absolute `u32` ticks.
 //!
-//! An entry `(id, due)` lives at the level of the highest byte in which `due` differs from the
-//! current tick, in the slot named by that byte of `due`. Every entry at level `l` therefore
-//! shares the bytes above `l` with the current tick, so the whole `u32` tick range fits in the
-//! four levels and nothing overflows. A slot at level `l > 0` is cascaded (its live entries
-//! re-filed one level down or popped) when the current tick reaches the start of its block.
+//! An entry for an id due at `due` lives at the level of the highest byte in which `due` differs
+//! from the current tick, in the slot named by that byte of `due`. Every entry at level `l`
+//! therefore shares the bytes above `l` with the current tick, so the whole `u32` tick range fits
+//! in the four levels and nothing overflows. A slot at level `l > 0` is cascaded (its live
+//! entries re-filed one level down or popped) when the current tick reaches the start of its
+//! block.
 //!
-//! Per-id due words (shared with the caller through [`Paged`]) make cancel and reschedule O(1):
-//! an entry is live only while `due_word[id] == entry.due`. An id is scheduled while its word is
-//! after the current tick, so popping needs no write. Stale entries are skipped when their slot
-//! is visited (every cascade of a slot that holds stale entries drops them) and compacted in
-//! place when they are more than three quarters of a slot of at least two chunks, which bounds
-//! such a slot to four times its live entries.
+//! An entry is only the id (4 bytes): its due tick is the id's due word (shared with the caller
+//! through [`Paged`]), which also makes cancel and reschedule O(1). An entry is live while its
+//! id's due word is filed in the entry's slot; an id is scheduled while its word is after the
+//! current tick, so popping needs no write. A cancelled or rescheduled id leaves its entry
+//! behind, stale; stale entries are skipped when their slot is visited (every cascade of a slot
+//! that holds stale entries drops them) and compacted in place when they are more than three
+//! quarters of a slot of at least two chunks, which bounds such a slot to four times its live
+//! entries. A stale entry whose id was rescheduled into the same slot looks live: it is a
+//! duplicate, filed along with the live one, and dropped when they pop (the pop zeroes the word)
+//! or when the slot is compacted.
 //!
 //! A slot that has never held a stale entry, nor received entries from a slot that did, is
-//! *clean*: every entry in it is live and unique, so it is cascaded and popped without looking
-//! at the due words at all (sequential work only). Only dirty slots pay the random accesses.
-//! A clean cascade moves a chunk whose entries all go to one slot (a burst) as a whole, and
-//! stages the other entries in short runs per target slot (the pool's staging buffers), so
-//! that the target chunks are appended to a run at a time rather than an entry at a time.
+//! *clean*: every entry in it is live and unique, so it is popped without looking at the due
+//! words at all, and cascaded with one pass over the words of its ids (in the chunk's order).
+//! Only dirty slots check liveness. A clean cascade moves a chunk whose entries all go to one
+//! slot (a burst) as a whole, and stages the other entries in short runs per target slot (the
+//! pool's staging buffers), so that the target chunks are appended to a run at a time rather
+//! than an entry at a time.
 //!
 //! The engine does not own its chunk pool or the due words, so that the per-queue strategy can
 //! run many engines over one pool and one set of due words.
@@ -32,9 +38,21 @@ pub(crate) trait DueWords {
     fn word(&mut self, id: u32) -> Option<&mut u32>;
     /// The word of `id`, creating it (as 0) if needed.
     fn word_or_insert(&mut self, id: u32) -> &mut u32;
+    /// The words of `ids` into `out` (0 for an id that has none).
+    #[inline]
+    fn read_many(&mut self, ids: &[u32], out: &mut [u32]) {
+        for (o, &id) in out.iter_mut().zip(ids) {
+            *o = self.word(id).map_or(0, |w| *w);
+        }
+    }
 }
 
 impl DueWords for Paged<u32> {
+    #[inline]
+    fn read_many(&mut self, ids: &[u32], out: &mut [u32]) {
+        self.copy_out(ids, out);
+    }
+
     #[inline]
     fn word(&mut self, id: u32) -> Option<&mut u32> {
         self.get_mut(id)
@@ -50,11 +68,11 @@ impl DueWords for Paged<u32> {
 pub(crate) trait Sink {
     /// One popped entry.
     fn pop(&mut self, id: u32, due: u32);
-    /// A run of popped entries (all live and unique).
+    /// A run of popped ids (all live and unique), all due at `due`.
     #[inline]
-    fn pop_run(&mut self, entries: &[Entry]) {
-        for e in entries {
-            self.pop(e.id, e.due);
+    fn pop_run(&mut self, ids: &[Entry], due: u32) {
+        for &id in ids {
+            self.pop(id, due);
         }
     }
 }
@@ -76,8 +94,8 @@ impl Sink for Ids<'_> {
     }
 
     #[inline]
-    fn pop_run(&mut self, entries: &[Entry]) {
-        self.0.extend(entries.iter().map(|e| e.id));
+    fn pop_run(&mut self, ids: &[Entry], _due: u32) {
+        self.0.extend_from_slice(ids);
     }
 }
 
@@ -92,8 +110,9 @@ struct Slot {
     len: u32,
     /// Entries known to be stale (cancelled or rescheduled since they were filed).
     stale: u32,
-    /// Entries in the head chunk (a copy of its `len`, so that appending one entry does not
-    /// wait for the chunk's header).
+    /// Entries in the head chunk. This is the head chunk's count: appending an entry writes
+    /// only here, not the chunk's header, whose `len` is brought up to date (`sync_head`)
+    /// before anything reads the chunk's `len` or the chunk stops being the head.
     fill: u32,
 }
 
@@ -111,6 +130,10 @@ pub(crate) struct WheelCore {
     occupied: [[u64; 4]; LEVELS],
     /// Live ids.
     len: usize,
+    /// A tick before which no slot is due for processing (a lower bound of the next event, found
+    /// by the last advance; 0 once an entry is scheduled, until the next advance looks again), so
+    /// that an advance with nothing due skips the bitmap scans.
+    quiet_until: u32,
 }
 
 #[inline]
@@ -118,6 +141,14 @@ fn level_of(due: u32, cur: u32) -> usize {
     let x = due ^ cur;
     debug_assert!(x != 0);
     ((31 - x.leading_zeros()) / 8) as usize
+}
+
+/// The slot index (level * 256 + slot) where an entry due at `due` lives when the current tick
+/// is `cur` (`due` after `cur`).
+#[inline]
+fn locate_at(due: u32, cur: u32) -> usize {
+    let l = level_of(due, cur);
+    l * SLOTS + ((due >> (8 * l)) & 0xff) as usize
 }
 
 /// The first set bit strictly after `b` in a 256-bit map.
@@ -151,6 +182,14 @@ impl std::fmt::Debug for WheelCore {
     }
 }
 
+/// Writes the head chunk's count (kept in the slot while it is the head) into its header.
+#[inline]
+fn sync_head(pool: &mut ChunkPool, slot: &Slot) {
+    if slot.head != NIL {
+        pool.get_mut(slot.head).len = slot.fill;
+    }
+}
+
 impl WheelCore {
     pub(crate) fn new(cur: u32) -> Self {
         Self {
@@ -158,6 +197,7 @@ impl WheelCore {
             slots: Box::new([EMPTY_SLOT; LEVELS * SLOTS]),
             occupied: [[0; 4]; LEVELS],
             len: 0,
+            quiet_until: 0,
         }
     }
 
@@ -180,28 +220,22 @@ impl WheelCore {
     /// The slot index (level * 256 + slot) where an entry due at `due` lives now.
     #[inline]
     fn locate(&self, due: u32) -> usize {
-        let l = level_of(due, self.cur);
-        l * SLOTS + ((due >> (8 * l)) & 0xff) as usize
-    }
-
-    #[inline]
-    fn file(&mut self, pool: &mut ChunkPool, e: Entry) {
-        let s = self.locate(e.due);
-        self.file_at(pool, s, e);
+        locate_at(due, self.cur)
     }
 
     /// Files an entry that comes from a dirty slot: its new slot becomes dirty too.
     #[inline]
-    fn file_dirty(&mut self, pool: &mut ChunkPool, e: Entry) {
-        let s = self.locate(e.due);
+    fn file_dirty(&mut self, pool: &mut ChunkPool, id: Entry, due: u32) {
+        let s = self.locate(due);
         let slot = &mut self.slots[s];
         slot.stale = slot.stale.max(1);
-        self.file_at(pool, s, e);
+        self.file_at(pool, s, id);
     }
 
     /// Files a run of entries into slot `s`, a chunk's worth at a time.
     fn file_run(&mut self, pool: &mut ChunkPool, s: usize, mut run: &[Entry]) {
         let slot = &mut self.slots[s];
+        sync_head(pool, slot);
         slot.len += run.len() as u32;
         if slot.head == NIL {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
@@ -252,7 +286,6 @@ impl WheelCore {
             if n < CHUNK {
                 let ch = pool.get_mut(head);
                 ch.entries[n] = e;
-                ch.len = n as u32 + 1;
                 slot.fill = n as u32 + 1;
                 return;
             }
@@ -265,6 +298,8 @@ impl WheelCore {
     #[inline(never)]
     fn file_new_chunk(&mut self, pool: &mut ChunkPool, s: usize, e: Entry) {
         let slot = &mut self.slots[s];
+        // The old head stops being the head: its header gets its count.
+        sync_head(pool, slot);
         let head = slot.head;
         if head == NIL {
             self.occupied[s / SLOTS][(s % SLOTS) / 64] |= 1 << (s % 64);
@@ -288,17 +323,24 @@ impl WheelCore {
         due: u32,
     ) -> bool {
         debug_assert!(due > self.cur);
+        // The new entry may make an earlier event.
+        self.quiet_until = 0;
         let old = std::mem::replace(dues.word_or_insert(id), due);
+        if old > self.cur && old == due {
+            // Already scheduled at `due` (which is after the current tick): nothing changes.
+            return false;
+        }
+        // The new entry is filed before the old one is marked stale: marking may compact the
+        // old entry's slot, which may be the new entry's too, and a compaction keeps one entry
+        // per live id and leaves the slot clean, so the new entry must already be there.
+        let s = self.locate(due);
+        self.file_at(pool, s, id);
         if old > self.cur {
-            // A reschedule (`due` is after the current tick, so an unchanged due time is one).
-            if old == due {
-                return false;
-            }
+            // A reschedule.
             self.mark_stale(pool, dues, old);
         } else {
             self.len += 1;
         }
-        self.file(pool, Entry { id, due });
         true
     }
 
@@ -333,9 +375,17 @@ impl WheelCore {
 
     /// Rewrites slot `s` with only its live entries (each at most once) and frees the chunks
     /// that become empty.
+    ///
+    /// An entry is live when its id's due word is filed in this slot. While compacting, the
+    /// word of each kept id is flipped in its byte of this slot's level (which files it
+    /// elsewhere), so that a duplicate of the id in this slot is dropped; the words are
+    /// flipped back at the end.
     #[cold]
     #[inline(never)]
     fn compact(&mut self, pool: &mut ChunkPool, dues: &mut impl DueWords, s: usize) {
+        sync_head(pool, &self.slots[s]);
+        let cur = self.cur;
+        let mark = 0xffu32 << (8 * (s / SLOTS));
         let head = self.slots[s].head;
         let (mut rc, mut wc, mut prev_wc) = (head, head, NIL);
         let mut wi = 0usize;
@@ -343,15 +393,14 @@ impl WheelCore {
         while rc != NIL {
             let n = pool.get(rc).len as usize;
             for i in 0..n {
-                let e = pool.get(rc).entries[i];
-                let Some(w) = dues.word(e.id) else { continue };
-                if *w != e.due {
+                let id = pool.get(rc).entries[i];
+                let Some(w) = dues.word(id) else { continue };
+                if *w <= cur || locate_at(*w, cur) != s {
                     continue;
                 }
-                // Zero the word while compacting so that a duplicate of this entry is dropped.
-                *w = 0;
+                *w ^= mark;
                 let wch = pool.get_mut(wc);
-                wch.entries[wi] = e;
+                wch.entries[wi] = id;
                 wi += 1;
                 kept += 1;
                 if wi == CHUNK {
@@ -381,12 +430,14 @@ impl WheelCore {
             pool.free(rest);
             rest = next;
         }
-        // Restore the due words of the kept entries.
+        // Flip the due words of the kept entries back.
         let mut c = self.slots[s].head;
         while c != NIL {
             let ch = pool.get(c);
-            for e in &ch.entries[..ch.len as usize] {
-                *dues.word_or_insert(e.id) = e.due;
+            for &id in &ch.entries[..ch.len as usize] {
+                if let Some(w) = dues.word(id) {
+                    *w ^= mark;
+                }
             }
             c = ch.next;
         }
@@ -442,13 +493,20 @@ impl WheelCore {
         if target <= self.cur {
             return;
         }
+        // The event ticks of the occupied slots are absolute (the start of their blocks), so a
+        // bound found by an earlier advance holds until an entry is scheduled.
+        if target < self.quiet_until {
+            self.cur = target;
+            return;
+        }
         loop {
             match self.next_event() {
                 Some((l, j, t)) if t <= target => {
                     self.cur = t;
                     self.process(pool, dues, l, j, f);
                 }
-                _ => {
+                next => {
+                    self.quiet_until = next.map_or(u32::MAX, |(_, _, t)| t);
                     self.cur = target;
                     return;
                 }
@@ -457,7 +515,7 @@ impl WheelCore {
     }
 
     /// Empties slot `j` of level `l`: pops its live entries that are due now and re-files the
-    /// others one level down.
+    /// others one level down. The current tick is the start of the slot's block.
     fn process(
         &mut self,
         pool: &mut ChunkPool,
@@ -468,6 +526,7 @@ impl WheelCore {
     ) {
         let s = l * SLOTS + j as usize;
         let slot = std::mem::replace(&mut self.slots[s], EMPTY_SLOT);
+        sync_head(pool, &slot);
         self.occupied[l][(j / 64) as usize] &= !(1 << (j % 64));
         let dirty = slot.stale > 0;
         let cur = self.cur;
@@ -481,24 +540,30 @@ impl WheelCore {
                 let ch = pool.get(c);
                 (ch.len as usize, ch.next)
             };
-            if !dirty && l > 0 && n > 0 {
+            if !dirty && l == 0 {
+                // Clean and due: every entry is live and unique, and due now.
+                f.pop_run(&pool.get(c).entries[..n], cur);
+                self.len -= n;
+                pool.free(c);
+                c = next;
+                continue;
+            }
+            if let Some(stage) = stage.as_mut() {
+                // Clean: every entry is live and unique; read the due words (one pass, in
+                // the chunk's order).
+                dues.read_many(&pool.get(c).entries[..n], &mut stage.dues[..n]);
+                let dv = &stage.dues[..n];
                 // A chunk whose entries all go to one slot one level down (a burst) moves as
                 // a whole: it is popped in one run or linked into that slot, without copying.
                 // They do when they share the byte of level l - 1 (the bytes above it are the
                 // current tick's); the current tick's bytes below l are zero, so a nonzero byte
                 // names the slot at level l - 1, and a zero byte at level 1 means due now.
-                let entries = &pool.get(c).entries[..n];
                 let shift = 8 * (l as u32 - 1);
-                let key = entries[0].due >> shift;
-                if entries[n - 1].due >> shift == key
-                    && entries
-                        .iter()
-                        .fold(0, |acc, e| acc | ((e.due >> shift) ^ key))
-                        == 0
-                {
+                let key = dv[0] >> shift;
+                if dv.iter().fold(0, |acc, &d| acc | ((d >> shift) ^ key)) == 0 {
                     let byte = (key & 0xff) as usize;
                     if byte == 0 && l == 1 {
-                        f.pop_run(entries);
+                        f.pop_run(&pool.get(c).entries[..n], cur);
                         self.len -= n;
                         pool.free(c);
                         c = next;
@@ -513,29 +578,22 @@ impl WheelCore {
                         continue;
                     }
                 }
-            }
-            if !dirty && l == 0 {
-                // Clean and due: every entry is live and unique.
-                f.pop_run(&pool.get(c).entries[..n]);
-                self.len -= n;
-            } else if let Some(stage) = stage.as_mut() {
-                // Copy the chunk out (it cannot be borrowed while other chunks are written),
-                // then pop each entry or stage it in the run of its target slot one level
-                // down; a full run is appended to its slot at once.
-                let mut local = [Entry::default(); CHUNK];
-                local[..n].copy_from_slice(&pool.get(c).entries[..n]);
+                // Pop each entry or stage it in the run of its target slot one level down;
+                // a full run is appended to its slot at once.
+                stage.ids[..n].copy_from_slice(&pool.get(c).entries[..n]);
+                let ids = &stage.ids[..n];
                 if l == 1 {
                     // Below level 1 the target is the low byte; the current tick's is zero,
                     // so a zero byte means due now.
-                    for &e in &local[..n] {
-                        let b = (e.due & 0xff) as usize;
+                    for (&id, &d) in ids.iter().zip(dv) {
+                        let b = (d & 0xff) as usize;
                         if b == 0 {
                             self.len -= 1;
-                            f.pop(e.id, e.due);
+                            f.pop(id, d);
                             continue;
                         }
                         let k = usize::from(stage.counts[b]);
-                        stage.runs[b][k] = e;
+                        stage.runs[b][k] = id;
                         if k + 1 == STAGE {
                             self.file_run(pool, b, &stage.runs[b]);
                             stage.counts[b] = 0;
@@ -544,17 +602,17 @@ impl WheelCore {
                         }
                     }
                 } else {
-                    for &e in &local[..n] {
-                        if e.due == cur {
+                    for (&id, &d) in ids.iter().zip(dv) {
+                        if d == cur {
                             self.len -= 1;
-                            f.pop(e.id, e.due);
+                            f.pop(id, d);
                             continue;
                         }
-                        let t = self.locate(e.due);
+                        let t = self.locate(d);
                         match t.checked_sub(base) {
                             Some(b) if b < SLOTS => {
                                 let k = usize::from(stage.counts[b]);
-                                stage.runs[b][k] = e;
+                                stage.runs[b][k] = id;
                                 if k + 1 == STAGE {
                                     self.file_run(pool, t, &stage.runs[b]);
                                     stage.counts[b] = 0;
@@ -562,24 +620,30 @@ impl WheelCore {
                                     stage.counts[b] = (k + 1) as u8;
                                 }
                             }
-                            _ => self.file_at(pool, t, e),
+                            _ => self.file_at(pool, t, id),
                         }
                     }
                 }
             } else {
+                // Dirty: an entry is live when its id's due word lies in this slot's block
+                // (the block starts at the current tick, whose bytes below l are zero).
+                // Duplicates of a live id are filed into the same (dirty) slot and dropped
+                // when it pops: the pop zeroes the word.
+                let shift = 8 * l as u32;
                 for i in 0..n {
-                    let e = pool.get(c).entries[i];
-                    let Some(w) = dues.word(e.id) else { continue };
-                    if *w != e.due {
+                    let id = pool.get(c).entries[i];
+                    let Some(w) = dues.word(id) else { continue };
+                    let d = *w;
+                    if d < cur || (d ^ cur) >> shift != 0 {
                         continue;
                     }
-                    if e.due == cur {
+                    if d == cur {
                         // Zero the word so that a duplicate of this entry is skipped.
                         *w = 0;
                         self.len -= 1;
-                        f.pop(e.id, e.due);
+                        f.pop(id, d);
                     } else {
-                        self.file_dirty(pool, e);
+                        self.file_dirty(pool, id, d);
                     }
                 }
             }
@@ -604,8 +668,10 @@ impl WheelCore {
         dues: &mut impl DueWords,
         f: &mut impl FnMut(u32, u32),
     ) {
+        let cur = self.cur;
         for s in 0..LEVELS * SLOTS {
             let slot = std::mem::replace(&mut self.slots[s], EMPTY_SLOT);
+            sync_head(pool, &slot);
             let mut c = slot.head;
             while c != NIL {
                 let (n, next) = {
@@ -613,12 +679,13 @@ impl WheelCore {
                     (ch.len as usize, ch.next)
                 };
                 for i in 0..n {
-                    let e = pool.get(c).entries[i];
-                    if let Some(w) = dues.word(e.id)
-                        && *w == e.due
+                    let id = pool.get(c).entries[i];
+                    if let Some(w) = dues.word(id)
+                        && *w > cur
+                        && locate_at(*w, cur) == s
                     {
-                        *w = 0;
-                        f(e.id, e.due);
+                        let d = std::mem::replace(w, 0);
+                        f(id, d);
                     }
                 }
                 pool.free(c);

@@ -5,7 +5,8 @@
 //!
 //! An MTA holds its deferred messages (retries, scheduled sends) until they are due, often
 //! millions of them over more than a million destination queues. kumo-queue keeps them in one
-//! hierarchical timer wheel whose entries are 8 bytes, with no task, timer or set per queue.
+//! hierarchical timer wheel that costs 8 bytes per entry (the id and its due word), with no task,
+//! timer or set per queue.
 //!
 //! # What it guarantees
 //!
@@ -23,10 +24,10 @@
 //!
 //! # Primary types
 //!
-//! - [`TimerWheel`]: the wheel over caller-supplied `u32` ids (about 13 bytes per entry).
+//! - [`TimerWheel`]: the wheel over caller-supplied `u32` ids (about 8.6 bytes per entry).
 //! - [`Scheduler`]: messages across named queues on one [`Strategy`] (the
 //!   [`SingletonTimerWheel`] by default); `advance(now)` returns a [`DueBatch`] grouped by queue.
-//!   It costs about 24 bytes per message on top of the message itself, queue names included,
+//!   It costs about 20 bytes per message on top of the message itself, queue names included,
 //!   and interns up to [`MAX_QUEUES`] (2^24) queues.
 //! - [`QueueStrategy`]: choose `SingletonTimerWheel`, `TimerWheel` (per queue) or `SkipList` at
 //!   run time; all three behave identically.

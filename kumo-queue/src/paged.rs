@@ -66,6 +66,25 @@ impl<T: Default> Paged<T> {
             .map(|p| &mut p[(i & MASK) as usize])
     }
 
+    /// The elements at `ids` into `out` (the default where a page is absent), looking a page up
+    /// only when the index moves to another page.
+    #[inline]
+    pub(crate) fn copy_out(&self, ids: &[u32], out: &mut [T])
+    where
+        T: Copy,
+    {
+        let mut page: Option<&[T; PAGE]> = None;
+        let mut at = u32::MAX;
+        for (o, &i) in out.iter_mut().zip(ids) {
+            let p = i >> PAGE_BITS;
+            if p != at {
+                at = p;
+                page = self.pages.get(p as usize).and_then(|p| p.as_deref());
+            }
+            *o = page.map_or_else(T::default, |pg| pg[(i & MASK) as usize]);
+        }
+    }
+
     /// The element at `i`, allocating its page if needed.
     #[inline]
     pub(crate) fn slot(&mut self, i: u32) -> &mut T {

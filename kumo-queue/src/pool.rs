@@ -1,4 +1,4 @@
-//! Fixed-size chunks of packed `(id, due)` entries, handed out from a free list.
+//! Fixed-size chunks of packed `u32` ids, handed out from a free list.
 //!
 //! Chunks live in segments that are allocated once and never moved, so the pool grows without
 //! doubling or copying, and a freed chunk is reused by the next insert without touching the
@@ -7,17 +7,14 @@
 /// "No chunk".
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// Entries per chunk: 255 entries of 8 bytes plus an 8-byte header make a 2 KiB chunk. Long
-/// chunks keep a walk through a slot mostly sequential (one pointer chase per 255 entries), at
+/// Entries per chunk: 510 ids of 4 bytes plus an 8-byte header make a 2 KiB chunk. Long
+/// chunks keep a walk through a slot mostly sequential (one pointer chase per 510 entries), at
 /// the cost of at most one partly filled chunk per occupied slot.
-pub(crate) const CHUNK: usize = 255;
+pub(crate) const CHUNK: usize = 510;
 
-/// One scheduled entry: the caller's id and its due tick.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub(crate) id: u32,
-    pub(crate) due: u32,
-}
+/// One scheduled entry: the caller's id. Its due tick is not stored with it: it is the id's due
+/// word, which the wheel reads when it needs it (see `core`).
+pub(crate) type Entry = u32;
 
 /// A chunk of entries, linked into a slot's list or into the free list through `next`.
 ///
@@ -35,7 +32,7 @@ impl Chunk {
     const EMPTY: Chunk = Chunk {
         len: 0,
         next: NIL,
-        entries: [Entry { id: 0, due: 0 }; CHUNK],
+        entries: [0; CHUNK],
     };
 }
 
@@ -47,21 +44,27 @@ const PER_SEGMENT: usize = 1 << SHIFT;
 pub(crate) const STAGE: usize = 32;
 
 /// Staging buffers for cascades: a small run of entries per target slot of one level, so that
-/// a cascade appends to the target slots' chunks a run at a time (64 KiB, allocated on the
-/// first large cascade and kept by the pool).
+/// a cascade appends to the target slots' chunks a run at a time (36 KiB with the copy of one
+/// chunk, allocated on the first cascade and kept by the pool).
 pub(crate) struct Staging {
     pub(crate) counts: [u8; 256],
     pub(crate) runs: Box<[[Entry; STAGE]; 256]>,
+    /// The ids of the chunk being cascaded, copied out (it cannot be borrowed while other
+    /// chunks are written), and their due words.
+    pub(crate) ids: [Entry; CHUNK],
+    pub(crate) dues: [u32; CHUNK],
 }
 
 impl Staging {
     fn new() -> Box<Self> {
-        let runs = vec![[Entry::default(); STAGE]; 256].into_boxed_slice();
+        let runs = vec![[0; STAGE]; 256].into_boxed_slice();
         let runs = <Box<[[Entry; STAGE]; 256]>>::try_from(runs)
-            .unwrap_or_else(|_| Box::new([[Entry::default(); STAGE]; 256]));
+            .unwrap_or_else(|_| Box::new([[0; STAGE]; 256]));
         Box::new(Self {
             counts: [0; 256],
             runs,
+            ids: [0; CHUNK],
+            dues: [0; CHUNK],
         })
     }
 }

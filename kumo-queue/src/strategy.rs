@@ -5,7 +5,7 @@
 //!
 //! | strategy | structure | advance cost | per-queue cost |
 //! |---|---|---|---|
-//! | [`SingletonTimerWheel`] (default) | one wheel for every queue | O(levels) idle, O(1) per entry | none |
+//! | [`SingletonTimerWheel`] (default) | one wheel for every queue | O(1) idle, O(1) per entry | none |
 //! | [`TimerWheelPerQueue`] | one wheel per queue with messages | O(active queues) | ~16 KiB per active queue |
 //! | [`SkipList`] | one ordered set per queue | O(active queues) + O(log n) per entry | a `BTreeSet` per active queue |
 //!

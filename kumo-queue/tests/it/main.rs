@@ -2,8 +2,8 @@
 //!
 //! The timer wheel and the scheduler on all three strategies: edge cases (due now, the end of
 //! the range, stale keys, draining), property tests against a `BTreeMap` oracle, a million
-//! queues, and the tokio driver (feature `tokio`). `big_wheel` runs its 10M entries only with
-//! `KUMO_BIG_TESTS=1`.
+//! queues, and the tokio driver (feature `tokio`). `big_wheel` runs 2M entries by default and
+//! its full 10M with `KUMO_BIG_TESTS=1`.
 //!
 //! Proptest keeps its regression seeds in `tests/proptest-regressions/<module>.txt` (its
 //! default place for sources below a `main.rs`).
