@@ -6,7 +6,7 @@
 )]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kumo_benches::metrics::{build_kumo, build_pc, parse, render};
+use kumo_benches::metrics::{Discard, build_kumo, build_pc, parse, render, render_pc_into};
 use kumo_metrics::{ContentEncoding, ScrapeOptions};
 use std::hint::black_box;
 
@@ -30,11 +30,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| render(&registry, &ScrapeOptions::text()))
     });
     g.bench_function("prometheus-client", |b| {
-        b.iter(|| {
-            let mut s = String::new();
-            prometheus_client::encoding::text::encode(&mut s, &pc).unwrap();
-            black_box(s.len())
-        })
+        // The same 64 KiB chunked sink as kumo's render.
+        b.iter(|| black_box(render_pc_into(&pc, Discard::default()).bytes))
     });
     g.finish();
 

@@ -38,4 +38,4 @@ pub mod tools;
 pub mod trace;
 
 pub use alloc::{AllocSnapshot, CountingAlloc};
-pub use report::{Better, Options, Report, Reporter};
+pub use report::{Better, Options, Report, Reporter, best_of, best_of2};

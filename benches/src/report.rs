@@ -93,6 +93,55 @@ pub struct Options {
     pub n: Option<u64>,
 }
 
+impl Options {
+    /// How many repetitions a comparison takes the best of: `full` at the default size, and 2
+    /// when `--n` is given and small (below 100k), which is the quick consistency run for CI
+    /// (every assertion still runs; the figures are not meant to be read).
+    pub fn reps(&self, full: usize) -> usize {
+        match self.n {
+            Some(n) if n < 100_000 => full.min(2),
+            _ => full,
+        }
+    }
+}
+
+/// The one statistic for both sides of a comparison: runs `a` and `b` alternately, `reps` times
+/// each (so that both see the same machine load and neither pays alone for warming up), and
+/// keeps each side's best value: the lowest when `better` is [`Better::Lower`] (times), the
+/// highest when it is [`Better::Higher`] (rates).
+pub fn best_of2(
+    reps: usize,
+    better: Better,
+    mut a: impl FnMut() -> f64,
+    mut b: impl FnMut() -> f64,
+) -> (f64, f64) {
+    let mut best = (f64::NAN, f64::NAN);
+    for _ in 0..reps.max(1) {
+        best.0 = pick(better, best.0, a());
+        best.1 = pick(better, best.1, b());
+    }
+    best
+}
+
+/// [`best_of2`] for one side alone (a kumo-only line, or a side that cannot be interleaved).
+pub fn best_of(reps: usize, better: Better, mut f: impl FnMut() -> f64) -> f64 {
+    let mut best = f64::NAN;
+    for _ in 0..reps.max(1) {
+        best = pick(better, best, f());
+    }
+    best
+}
+
+fn pick(better: Better, old: f64, new: f64) -> f64 {
+    if old.is_nan() {
+        return new;
+    }
+    match better {
+        Better::Lower => old.min(new),
+        Better::Higher => old.max(new),
+    }
+}
+
 /// Collects and prints reports, one JSON line each, as they are measured.
 #[derive(Debug)]
 pub struct Reporter {
@@ -162,6 +211,18 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn best_of_keeps_the_best_of_each_side() {
+        let mut a = [3.0, 1.0, 2.0].into_iter();
+        let mut b = [5.0, 6.0, 4.0].into_iter();
+        let (x, y) = best_of2(3, Better::Lower, || a.next().unwrap(), || b.next().unwrap());
+        assert_eq!((x, y), (1.0, 4.0));
+        let mut c = [1.0, 3.0].into_iter();
+        assert_eq!(best_of(2, Better::Higher, || c.next().unwrap()), 3.0);
+        let quick = Options { n: Some(1000) };
+        assert_eq!((quick.reps(9), Options { n: None }.reps(9)), (2, 9));
+    }
 
     #[test]
     fn report_line_has_the_documented_fields() {

@@ -6,6 +6,14 @@
 //! ```
 //!
 //! AREA is one of the areas listed by `--help`, or `all`.
+//!
+//! A small `--n` (below 100k) also cuts the repetitions to 2: the quick run for CI, which checks
+//! the harness's own consistency assertions (every side pops the same entries, both metrics
+//! renders hold the same samples, ...) and fails with a panic naming the mismatch:
+//!
+//! ```text
+//! cargo run -p kumo-benches --bin compare -- all --n 1000
+//! ```
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -48,7 +56,7 @@ const AREAS: &[(&str, AreaFn)] = &[
 fn usage() -> String {
     let names: Vec<&str> = AREAS.iter().map(|(n, _)| *n).collect();
     format!(
-        "usage: compare AREA [--n N]\n  AREA: {} | all",
+        "usage: compare AREA [--n N]\n  AREA: {} | all\n  --n below 100000 also takes 2 repetitions instead of the full count (the quick CI check)",
         names.join(" | ")
     )
 }
