@@ -7,6 +7,11 @@
 //! cargo run --release --example mta -- --selftest 10000   # inject, deliver, account, exit
 //! cargo run --release --example mta -- --help
 //! ```
+//!
+//! Ctrl-C (`SIGINT`) and `SIGTERM` (what `kill`, systemd and container runtimes send) both shut
+//! the demo down gracefully: the listeners stop, what is scheduled stays in the spool for the
+//! next start, and the temporary folders the demo made (the config folder written from the
+//! embedded defaults, the `--fast` profile's spool) are removed before it exits with status 0.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -93,15 +98,18 @@ async fn main() -> Result<ExitCode, Failure> {
         }
         Err(e) => return Err(e.into()),
     };
+    // One listener per signal for the whole run, registered before the banner tells anyone
+    // that the demo runs, so that no signal between two polls is missed.
+    let mut stop = StopSignals::new()?;
     println!("{}", demo.banner());
     let mut applied = demo.status().config_applied_epoch;
     let mut error: Option<String> = None;
-    // One listener for the whole run, so that no Ctrl-C between two polls is missed.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => break,
+            signal = stop.recv() => {
+                println!("{signal}: shutting down");
+                break;
+            }
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
         let status = demo.status();
@@ -122,7 +130,51 @@ async fn main() -> Result<ExitCode, Failure> {
             );
         }
     }
-    println!("shutting down");
+    let temporary = demo.temporary_dirs();
     demo.shutdown().await;
+    for dir in temporary {
+        println!("removed {}", dir.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signals that stop the demo: `SIGINT` (Ctrl-C) and `SIGTERM`.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Registers the handlers now (a signal that arrives before the first `recv` is kept).
+    #[cfg(unix)]
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Elsewhere only Ctrl-C, through tokio's portable handler.
+    #[cfg(not(unix))]
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// Waits for the next stop signal; returns its name.
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }

@@ -4,8 +4,12 @@
 //! of queues.
 //!
 //! ```sh
-//! cargo run --example queue-summary -- [--url http://127.0.0.1:8000] [--gzip] [--limit N]
+//! cargo run --example queue-summary -- [--url http://127.0.0.1:8000] [--gzip] [--limit N] [--timeout SECS] [--idle-timeout SECS]
 //! ```
+//!
+//! The scrape must be over within `--timeout` seconds (default 30) and may not stall for more
+//! than `--idle-timeout` (default 10); a corrupt, truncated or padded compressed body is an
+//! error. Errors name the URL and exit with status 1.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -15,13 +19,15 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use kumo_examples::cli::{ToolArgs, error_chain};
+use kumo_examples::cli::{ToolArgs, error_about};
 use kumo_examples::http::Target;
 use kumo_examples::tools::QueueSummary;
 
-const USAGE: &str = "usage: queue-summary [--url http://127.0.0.1:8000] [--gzip] [--limit N]
+const USAGE: &str = "usage: queue-summary [--url http://127.0.0.1:8000] [--gzip] [--limit N] [--timeout SECS] [--idle-timeout SECS]
 
-  --limit N   list only the N busiest queues (most messages scheduled); default: every queue";
+  --limit N              list only the N busiest queues (most messages scheduled); default: every queue
+  --timeout SECS         the longest the scrape may take, default 30
+  --idle-timeout SECS    the longest wait for the next bytes, default 10 (at most --timeout)";
 
 fn main() -> ExitCode {
     let parsed = ToolArgs::parse(
@@ -52,10 +58,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let summary = match QueueSummary::fetch(&target, gzip, limit) {
+    let summary = match QueueSummary::fetch_with(&target, gzip, limit, args.request()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("queue-summary: {} ({url})", error_chain(&e));
+            eprintln!("queue-summary: {}", error_about(&target.url(), &e));
             return ExitCode::FAILURE;
         }
     };

@@ -8,6 +8,10 @@
 //! cargo run --release --example top            # in another
 //! cargo run --example top -- --url http://127.0.0.1:8000 --interval 2 --limit 10 --once
 //! ```
+//!
+//! Each scrape must be over within `--timeout` seconds (default 30) and may not stall for more
+//! than `--idle-timeout` (default 10); a corrupt, truncated or padded compressed body is an
+//! error. Errors name the URL and exit with status 1.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -18,15 +22,18 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use kumo_examples::cli::{ToolArgs, error_chain};
+use kumo_examples::cli::{ToolArgs, error_about};
 use kumo_examples::http::Target;
 use kumo_examples::tools::TopView;
 
 const USAGE: &str =
     "usage: top [--url http://127.0.0.1:8000] [--interval SECS] [--limit N] [--once] [--gzip]
+           [--timeout SECS] [--idle-timeout SECS]
 
-  --limit N   the N busiest queues (most messages scheduled), default 20
-  --once      print one table and exit";
+  --limit N              the N busiest queues (most messages scheduled), default 20
+  --once                 print one table and exit
+  --timeout SECS         the longest one scrape may take, default 30
+  --idle-timeout SECS    the longest wait for the next bytes, default 10 (at most --timeout)";
 
 fn main() -> ExitCode {
     let parsed = ToolArgs::parse(
@@ -69,10 +76,10 @@ fn main() -> ExitCode {
     let mut previous: Option<(Instant, HashMap<String, f64>)> = None;
     loop {
         let t0 = Instant::now();
-        let view = match TopView::fetch(&target, gzip, limit) {
+        let view = match TopView::fetch_with(&target, gzip, limit, args.request()) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("top: {} ({url})", error_chain(&e));
+                eprintln!("top: {}", error_about(&target.url(), &e));
                 return ExitCode::FAILURE;
             }
         };

@@ -10,6 +10,10 @@
 //! `--terse` abbreviates message data to its first line and a byte count; `--only-new` shows only
 //! sessions that start after you connect (on the server side: whose connection was seen);
 //! `--only-one` follows one session and exits when it ends.
+//!
+//! `--timeout SECS` (default 30) bounds connecting and the response head; the stream itself
+//! runs until it ends, unless `--idle-timeout SECS` is given (the longest wait for the next
+//! event). Errors name the URL and exit with status 1.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -19,11 +23,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use kumo_examples::cli::{ToolArgs, error_chain};
+use kumo_examples::cli::{ToolArgs, error_about};
 use kumo_examples::http::{self, Request, Target};
 use kumo_trace::{Formatter, from_json_line};
 
-const USAGE: &str = "usage: trace [--url http://127.0.0.1:8000] [--server] [--terse] [--only-new] [--only-one] [--json]";
+const USAGE: &str = "usage: trace [--url http://127.0.0.1:8000] [--server] [--terse] [--only-new] [--only-one] [--json]
+             [--timeout SECS] [--idle-timeout SECS]
+
+  --timeout SECS         the longest connecting and the response head may take, default 30
+  --idle-timeout SECS    the longest wait for the next event, default none (a quiet stream is fine)";
 
 fn main() -> ExitCode {
     let flags = ["--terse", "--only-new", "--only-one", "--json", "--server"];
@@ -53,7 +61,9 @@ fn main() -> ExitCode {
     let result = http::stream(
         &target,
         Request {
-            timeout: None,
+            timeout: args.idle_timeout,
+            deadline: None,
+            head_deadline: Some(args.timeout),
             ..Request::default()
         },
         |chunk| {
@@ -87,11 +97,11 @@ fn main() -> ExitCode {
     );
     match (result, failed) {
         (Err(e), _) => {
-            eprintln!("trace: {} ({url})", error_chain(&e));
+            eprintln!("trace: {}", error_about(&target.url(), &e));
             ExitCode::FAILURE
         }
         (Ok(head), _) if head.status != 200 => {
-            eprintln!("trace: HTTP {} from {url}", head.status);
+            eprintln!("trace: {}: answered HTTP {}", target.url(), head.status);
             ExitCode::FAILURE
         }
         (Ok(_), Some(e)) => {

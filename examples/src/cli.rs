@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The default HTTP listener of the demo.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
@@ -393,6 +394,18 @@ fn parse_deliver(v: &str) -> Result<DeliverTarget, CliError> {
     }
 }
 
+/// Seconds > 0 (fractions allowed), at most a day.
+fn parse_secs(option: &'static str, v: &str) -> Result<Duration, CliError> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(CliError::InvalidValue {
+            option,
+            value: v.to_owned(),
+            reason: "expected seconds > 0 (at most 86400)",
+        }),
+    }
+}
+
 fn parse_weight(option: &'static str, v: &str) -> Result<f64, CliError> {
     match v.parse::<f64>() {
         Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
@@ -405,7 +418,9 @@ fn parse_weight(option: &'static str, v: &str) -> Result<f64, CliError> {
 }
 
 /// The command line of the client tools (`top`, `queue-summary`, `trace`): `--url URL` (default
-/// `http://127.0.0.1:8000`), the tool's own boolean flags, and its own options that take a value.
+/// `http://127.0.0.1:8000`), `--timeout SECS` (the longest a request may take, default 30) and
+/// `--idle-timeout SECS` (the longest wait for the next bytes, default 10 or the `--timeout`
+/// if smaller), the tool's own boolean flags, and its own options that take a value.
 ///
 /// # Examples
 /// ```
@@ -414,12 +429,24 @@ fn parse_weight(option: &'static str, v: &str) -> Result<f64, CliError> {
 /// assert_eq!(args.url, "http://127.0.0.1:8000");
 /// assert!(args.flag("--gzip") && !args.flag("--once"));
 /// assert_eq!(args.value::<usize>("--limit", "expected a whole number")?, Some(5));
+/// assert_eq!(args.timeout, std::time::Duration::from_secs(30));
+///
+/// let args = ToolArgs::parse(["--timeout", "2.5"], &[], &[])?;
+/// let req = args.request();
+/// assert_eq!(req.deadline, Some(std::time::Duration::from_millis(2500)));
+/// assert_eq!(req.timeout, Some(std::time::Duration::from_millis(2500)), "idle: at most the deadline");
+/// assert!(ToolArgs::parse(["--timeout", "0"], &[], &[]).is_err());
 /// # Ok::<(), kumo_examples::cli::CliError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolArgs {
     /// The demo's base URL.
     pub url: String,
+    /// `--timeout`: the longest one request may take, from connecting to its last byte.
+    pub timeout: Duration,
+    /// `--idle-timeout`: the longest wait for the next bytes (`None`: the default, 10 s or the
+    /// `--timeout` if smaller).
+    pub idle_timeout: Option<Duration>,
     flags: Vec<&'static str>,
     values: Vec<(&'static str, String)>,
 }
@@ -441,6 +468,8 @@ impl ToolArgs {
     {
         let mut out = ToolArgs {
             url: "http://127.0.0.1:8000".to_owned(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            idle_timeout: None,
             flags: Vec::new(),
             values: Vec::new(),
         };
@@ -448,6 +477,12 @@ impl ToolArgs {
         while let Some(arg) = it.next() {
             if arg == "--url" {
                 out.url = it.next().ok_or(CliError::MissingValue("--url"))?;
+            } else if arg == "--timeout" {
+                let v = it.next().ok_or(CliError::MissingValue("--timeout"))?;
+                out.timeout = parse_secs("--timeout", &v)?;
+            } else if arg == "--idle-timeout" {
+                let v = it.next().ok_or(CliError::MissingValue("--idle-timeout"))?;
+                out.idle_timeout = Some(parse_secs("--idle-timeout", &v)?);
             } else if let Some(flag) = flags.iter().find(|f| **f == arg) {
                 out.flags.push(flag);
             } else if let Some(option) = options.iter().find(|o| **o == arg) {
@@ -458,6 +493,23 @@ impl ToolArgs {
             }
         }
         Ok(out)
+    }
+
+    /// The default `--timeout`.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default `--idle-timeout` (when it is below `--timeout`).
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// The idle timeout in force: `--idle-timeout`, else 10 s, and never more than `--timeout`.
+    pub fn idle(&self) -> Duration {
+        self.idle_timeout
+            .unwrap_or(Self::DEFAULT_IDLE_TIMEOUT)
+            .min(self.timeout)
+    }
+
+    /// A `GET` bounded by `--timeout` (whole request) and the idle timeout.
+    pub fn request(&self) -> crate::http::Request<'static> {
+        crate::http::Request::get_within(self.timeout, self.idle())
     }
 
     /// Whether the switch `name` was given.
@@ -488,6 +540,26 @@ impl ToolArgs {
 /// An error and its causes on one line: `error: cause: cause`, for printing by a program
 /// (kumo-inject's formatter, the one its `errors` entries use).
 pub use kumo_inject::error_chain;
+
+/// An error and its causes on one line, starting with `url` (put in front when the message
+/// does not start with it already), as the tools print their failures.
+///
+/// # Examples
+/// ```
+/// let e = std::io::Error::other("invalid metrics text");
+/// assert_eq!(
+///     kumo_examples::cli::error_about("http://127.0.0.1:8000/metrics", &e),
+///     "http://127.0.0.1:8000/metrics: invalid metrics text"
+/// );
+/// ```
+pub fn error_about(url: &str, e: &dyn std::error::Error) -> String {
+    let text = error_chain(e);
+    if text.starts_with(url) {
+        text
+    } else {
+        format!("{url}: {text}")
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,43 +2,260 @@
 //! demo: one request per connection, `Content-Length`, chunked and close-delimited bodies, and
 //! `gzip`/`deflate` content decoding as the body streams in.
 //!
+//! Every wait is bounded: [`Request::timeout`] is the longest silence (connecting, sending, or
+//! between two reads), [`Request::deadline`] the whole exchange and [`Request::head_deadline`]
+//! the part up to the response head (for streams without end). A compressed body must be whole:
+//! corrupt, truncated or followed by junk, it is an error ([`DecodeError`]). Every error names
+//! the URL and says what happened (`http://127.0.0.1:8000/metrics: no data for 10 s`).
+//!
 //! It exists to keep the examples' compile time low (no TLS, no connection pool, no redirects).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// A request that failed.
+mod decode;
+
+use decode::ContentDecoder;
+pub use decode::DecodeError;
+
+/// A request that failed. Every variant but [`HttpError::Url`] starts its message with the URL.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
     /// The URL is not `http://HOST:PORT/PATH` (or `HOST:PORT/PATH`).
     #[error("invalid url {0:?}: expected http://HOST:PORT/PATH")]
     Url(String),
-    /// Connecting failed.
-    #[error("cannot connect to {addr}")]
+    /// Connecting failed (refused, unreachable, no address, or no answer within the timeout).
+    #[error("{url}: cannot connect to {addr}")]
     Connect {
+        /// The URL.
+        url: String,
         /// The address.
         addr: String,
         /// The cause.
         #[source]
         source: io::Error,
     },
-    /// Reading or writing the connection failed.
-    #[error("connection failed")]
-    Io(#[from] io::Error),
-    /// The response is not valid HTTP/1.x.
-    #[error("malformed response: {0}")]
-    Malformed(&'static str),
-    /// The body did not decode as its `Content-Encoding` says.
-    #[error("cannot decode {encoding} body")]
-    Decode {
-        /// The content encoding.
-        encoding: String,
+    /// Reading or writing the connection failed (reset, broken pipe...).
+    #[error("{url}: connection failed")]
+    Io {
+        /// The URL.
+        url: String,
         /// The cause.
         #[source]
         source: io::Error,
     },
+    /// Nothing arrived (or could be sent) for [`Request::timeout`].
+    #[error("{url}: no data for {} s", secs(*.after))]
+    Idle {
+        /// The URL.
+        url: String,
+        /// The idle timeout.
+        after: Duration,
+    },
+    /// The exchange was not over within [`Request::deadline`] (or the head within
+    /// [`Request::head_deadline`]), however steadily bytes came.
+    #[error("{url}: no complete {what} within {} s", secs(*.after))]
+    Deadline {
+        /// The URL.
+        url: String,
+        /// `response` or `response head`.
+        what: &'static str,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The response is not valid HTTP/1.x, or the connection closed in the middle of it.
+    #[error("{url}: malformed response: {what}")]
+    Malformed {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The body did not decode as its `Content-Encoding` says.
+    #[error("{url}: {error}")]
+    Decode {
+        /// The URL.
+        url: String,
+        /// What is wrong (its message is part of this one, so it is not a `source`).
+        error: DecodeError,
+    },
+}
+
+/// Seconds for a message: whole numbers without a fraction.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
+}
+
+/// A request failure before the URL is attached.
+#[derive(Debug)]
+enum Problem {
+    Connect(String, io::Error),
+    Io(io::Error),
+    Idle(Duration),
+    Deadline(&'static str, Duration),
+    Malformed(&'static str),
+    Decode(DecodeError),
+}
+
+impl Problem {
+    fn at(self, target: &Target) -> HttpError {
+        let url = target.url();
+        match self {
+            Problem::Connect(addr, source) => HttpError::Connect { url, addr, source },
+            Problem::Io(source) => HttpError::Io { url, source },
+            Problem::Idle(after) => HttpError::Idle { url, after },
+            Problem::Deadline(what, after) => HttpError::Deadline { url, what, after },
+            Problem::Malformed(what) => HttpError::Malformed { url, what },
+            Problem::Decode(error) => HttpError::Decode { url, error },
+        }
+    }
+}
+
+impl From<io::Error> for Problem {
+    fn from(e: io::Error) -> Self {
+        if let Some(stall) = e.get_ref().and_then(|i| i.downcast_ref::<Stall>()) {
+            return match *stall {
+                Stall::Idle(d) => Problem::Idle(d),
+                Stall::Deadline(what, d) => Problem::Deadline(what, d),
+            };
+        }
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                Problem::Malformed("connection closed before the end of the body")
+            }
+            _ => Problem::Io(e),
+        }
+    }
+}
+
+impl From<DecodeError> for Problem {
+    fn from(e: DecodeError) -> Self {
+        Problem::Decode(e)
+    }
+}
+
+/// Why a read or write of a [`Timed`] socket gave up (carried inside an `io::Error`).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+enum Stall {
+    #[error("no data for {} s", secs(*.0))]
+    Idle(Duration),
+    #[error("no complete {what} within {} s", secs(*.1), what = .0)]
+    Deadline(&'static str, Duration),
+}
+
+/// The request's clocks: the idle timeout and the deadlines, absolute.
+#[derive(Debug, Clone, Copy)]
+struct Clocks {
+    idle: Option<Duration>,
+    deadline: Option<(Instant, Duration)>,
+    head_deadline: Option<(Instant, Duration)>,
+    /// Whether the head has been read (the head deadline no longer applies).
+    head_done: bool,
+}
+
+impl Clocks {
+    fn new(req: &Request<'_>, start: Instant) -> Self {
+        let at = |d: Option<Duration>| d.map(|d| (start.checked_add(d).unwrap_or(start), d));
+        Self {
+            idle: req.timeout,
+            deadline: at(req.deadline),
+            head_deadline: at(req.head_deadline),
+            head_done: false,
+        }
+    }
+
+    /// How long the next wait may last, and what to call it when it runs out: `Err` when a
+    /// deadline has passed.
+    fn wait(&self, now: Instant) -> Result<(Option<Duration>, Stall), Stall> {
+        let mut wait = self.idle;
+        let mut limit = Stall::Idle(self.idle.unwrap_or_default());
+        let deadlines = [
+            self.deadline.map(|d| ("response", d)),
+            self.head_deadline
+                .filter(|_| !self.head_done)
+                .map(|d| ("response head", d)),
+        ];
+        for (what, (at, after)) in deadlines.into_iter().flatten() {
+            let left = at.saturating_duration_since(now);
+            if left.is_zero() {
+                return Err(Stall::Deadline(what, after));
+            }
+            if wait.is_none_or(|w| left < w) {
+                wait = Some(left);
+                limit = Stall::Deadline(what, after);
+            }
+        }
+        Ok((wait, limit))
+    }
+}
+
+/// A socket whose every read and write waits at most as long as the clocks allow.
+#[derive(Debug)]
+struct Timed {
+    sock: TcpStream,
+    clocks: Clocks,
+    /// What the wait in force is called when it runs out.
+    armed: Stall,
+}
+
+impl Timed {
+    fn new(sock: TcpStream, clocks: Clocks) -> Self {
+        Self {
+            sock,
+            clocks,
+            armed: Stall::Idle(clocks.idle.unwrap_or_default()),
+        }
+    }
+
+    fn arm(&mut self, read: bool) -> io::Result<()> {
+        let (wait, limit) = self
+            .clocks
+            .wait(Instant::now())
+            .map_err(|s| io::Error::new(io::ErrorKind::TimedOut, s))?;
+        self.armed = limit;
+        // A zero timeout means "forever" to the socket: the smallest real one instead.
+        let wait = wait.map(|w| w.max(Duration::from_millis(1)));
+        if read {
+            self.sock.set_read_timeout(wait)
+        } else {
+            self.sock.set_write_timeout(wait)
+        }
+    }
+
+    fn timed_out(&self, e: io::Error) -> io::Error {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            io::Error::new(io::ErrorKind::TimedOut, self.armed)
+        } else {
+            e
+        }
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm(true)?;
+        self.sock.read(buf).map_err(|e| self.timed_out(e))
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm(false)?;
+        self.sock.write(buf).map_err(|e| self.timed_out(e))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
 }
 
 /// Where to send a request: an address and a path.
@@ -93,6 +310,18 @@ impl Target {
         }
     }
 
+    /// The URL, as error messages show it: `http://AUTHORITY/PATH`.
+    ///
+    /// # Examples
+    /// ```
+    /// let t = kumo_examples::http::Target::parse("127.0.0.1:8000/metrics")?;
+    /// assert_eq!(t.url(), "http://127.0.0.1:8000/metrics");
+    /// # Ok::<(), kumo_examples::http::HttpError>(())
+    /// ```
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.authority, self.path)
+    }
+
     /// A target on a socket address.
     pub fn from_addr(addr: SocketAddr, path: &str) -> Self {
         Self {
@@ -124,6 +353,8 @@ impl Head {
 /// A whole response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The URL it answers (for error messages).
+    pub url: String,
     /// Status and headers.
     pub head: Head,
     /// The body with transfer encoding removed but content encoding kept (compressed bytes stay
@@ -135,18 +366,31 @@ impl Response {
     /// The body decoded per `Content-Encoding` (`gzip`, `deflate` or none).
     ///
     /// # Errors
-    /// [`HttpError::Decode`] when the compressed bytes are corrupt.
+    /// [`HttpError::Decode`] when the compressed bytes are corrupt, truncated or followed by
+    /// other bytes, or the encoding is not one of those.
     pub fn decoded_body(&self) -> Result<Vec<u8>, HttpError> {
+        let fail = |error: DecodeError| HttpError::Decode {
+            url: self.url.clone(),
+            error,
+        };
         let mut out = Vec::new();
-        let mut sink = Decoder::new(self.head.header("content-encoding"), |b: &[u8]| {
+        let mut dec = decoder_for(&self.head).map_err(fail)?;
+        dec.push(&self.body, &mut |b: &[u8]| {
             out.extend_from_slice(b);
             true
-        })?;
-        sink.push(&self.body)?;
-        sink.finish()?;
-        drop(sink);
+        })
+        .map_err(fail)?;
+        dec.finish().map_err(fail)?;
         Ok(out)
     }
+}
+
+/// The content decoder of a response: none for the statuses that have no body.
+fn decoder_for(head: &Head) -> Result<ContentDecoder, DecodeError> {
+    if head.status == 204 || head.status == 304 {
+        return Ok(ContentDecoder::Identity);
+    }
+    ContentDecoder::new(head.header("content-encoding"))
 }
 
 /// A request to send.
@@ -158,8 +402,17 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// The body (sent with `Content-Length` when not empty or when the method is `POST`).
     pub body: &'a [u8],
-    /// Read and write timeout; `None` waits forever (streams).
+    /// The idle timeout: the longest wait to connect, to send, or for the next bytes of the
+    /// response ([`HttpError::Idle`]); `None` waits forever (streams). Default 30 s.
     pub timeout: Option<Duration>,
+    /// The longest the whole exchange may last, from the connection to the last byte of the
+    /// body, however steadily the bytes come ([`HttpError::Deadline`]); `None`: no limit
+    /// (the default, for the demo's own large requests; the tools set one).
+    pub deadline: Option<Duration>,
+    /// The longest the exchange may last until the response head is read; the body then has
+    /// only [`Request::deadline`] and [`Request::timeout`] (for streams without end). `None`:
+    /// no limit of its own (the default).
+    pub head_deadline: Option<Duration>,
 }
 
 impl Default for Request<'_> {
@@ -169,6 +422,27 @@ impl Default for Request<'_> {
             headers: &[],
             body: &[],
             timeout: Some(Duration::from_secs(30)),
+            deadline: None,
+            head_deadline: None,
+        }
+    }
+}
+
+impl Request<'_> {
+    /// `GET` with an idle timeout and a deadline, the tools' usual request.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let r = kumo_examples::http::Request::get_within(Duration::from_secs(30), Duration::from_secs(10));
+    /// assert_eq!(r.deadline, Some(Duration::from_secs(30)));
+    /// assert_eq!(r.timeout, Some(Duration::from_secs(10)));
+    /// ```
+    pub fn get_within(deadline: Duration, idle: Duration) -> Self {
+        Self {
+            timeout: Some(idle),
+            deadline: Some(deadline),
+            ..Self::default()
         }
     }
 }
@@ -176,15 +450,22 @@ impl Default for Request<'_> {
 /// Sends a request and reads the whole response.
 ///
 /// # Errors
-/// [`HttpError`] when the connection fails or the response is malformed.
+/// [`HttpError`] when the connection fails, times out or the response is malformed.
 pub fn send(target: &Target, req: Request<'_>) -> Result<Response, HttpError> {
-    let (head, mut reader) = start(target, &req)?;
-    let mut body = Vec::new();
-    read_body(&head, &mut reader, &mut |b: &[u8]| {
-        body.extend_from_slice(b);
-        true
-    })?;
-    Ok(Response { head, body })
+    let run = || -> Result<Response, Problem> {
+        let (head, mut reader) = start(target, &req)?;
+        let mut body = Vec::new();
+        read_body(&head, &mut reader, &mut |b: &[u8]| {
+            body.extend_from_slice(b);
+            true
+        })?;
+        Ok(Response {
+            url: target.url(),
+            head,
+            body,
+        })
+    };
+    run().map_err(|p| p.at(target))
 }
 
 /// `GET` a path and return the response.
@@ -221,42 +502,54 @@ pub fn post_json(target: &Target, json: &[u8]) -> Result<Response, HttpError> {
 /// the body ends or `on_chunk` returns false. Returns the response head.
 ///
 /// # Errors
-/// As [`send`], plus [`HttpError::Decode`] for a corrupt compressed body.
+/// As [`send`], plus [`HttpError::Decode`] for a compressed body that is corrupt, truncated or
+/// followed by other bytes (also when `on_chunk` stopped early: bytes it was not shown were not
+/// checked).
 pub fn stream(
     target: &Target,
     req: Request<'_>,
-    on_chunk: impl FnMut(&[u8]) -> bool,
+    mut on_chunk: impl FnMut(&[u8]) -> bool,
 ) -> Result<Head, HttpError> {
-    let (head, mut reader) = start(target, &req)?;
-    let mut dec = Decoder::new(head.header("content-encoding"), on_chunk)?;
-    let mut stopped = false;
-    read_body(&head, &mut reader, &mut |b: &[u8]| match dec.push(b) {
-        Ok(true) => true,
-        Ok(false) | Err(_) => {
-            stopped = true;
+    let mut run = || -> Result<Head, Problem> {
+        let (head, mut reader) = start(target, &req)?;
+        let mut dec = decoder_for(&head)?;
+        let mut stopped = false;
+        let mut failed = None;
+        read_body(&head, &mut reader, &mut |b: &[u8]| {
+            match dec.push(b, &mut on_chunk) {
+                Ok(true) => return true,
+                Ok(false) => stopped = true,
+                Err(e) => failed = Some(e),
+            }
             false
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
         }
-    })?;
-    if !stopped {
-        dec.finish()?;
-    }
-    Ok(head)
+        if !stopped {
+            dec.finish()?;
+        }
+        Ok(head)
+    };
+    run().map_err(|p| p.at(target))
 }
 
-fn start(target: &Target, req: &Request<'_>) -> Result<(Head, BufReader<TcpStream>), HttpError> {
+fn start(target: &Target, req: &Request<'_>) -> Result<(Head, BufReader<Timed>), Problem> {
+    let t0 = Instant::now();
+    let mut clocks = Clocks::new(req, t0);
     let addrs: Vec<SocketAddr> = target
         .authority
         .to_socket_addrs()
-        .map_err(|source| HttpError::Connect {
-            addr: target.authority.clone(),
-            source,
-        })?
+        .map_err(|e| Problem::Connect(target.authority.clone(), e))?
         .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     let mut sock = None;
     for a in addrs {
-        let r = match req.timeout {
-            Some(t) => TcpStream::connect_timeout(&a, t),
+        let (wait, _) = clocks
+            .wait(Instant::now())
+            .map_err(|s| Problem::from(io::Error::new(io::ErrorKind::TimedOut, s)))?;
+        let r = match wait {
+            Some(t) => TcpStream::connect_timeout(&a, t.max(Duration::from_millis(1))),
             None => TcpStream::connect(a),
         };
         match r {
@@ -264,16 +557,21 @@ fn start(target: &Target, req: &Request<'_>) -> Result<(Head, BufReader<TcpStrea
                 sock = Some(s);
                 break;
             }
+            Err(e)
+                if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock =>
+            {
+                let waited = wait.unwrap_or_default().max(Duration::from_millis(1));
+                last = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", secs(waited)),
+                );
+            }
             Err(e) => last = e,
         }
     }
-    let mut sock = sock.ok_or_else(|| HttpError::Connect {
-        addr: target.authority.clone(),
-        source: last,
-    })?;
-    sock.set_read_timeout(req.timeout)?;
-    sock.set_write_timeout(req.timeout)?;
+    let sock = sock.ok_or_else(|| Problem::Connect(target.authority.clone(), last))?;
     sock.set_nodelay(true)?;
+    let mut conn = Timed::new(sock, clocks);
     let mut head = format!(
         "{} {} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\nuser-agent: kumo-examples\r\n",
         req.method, target.path, target.authority
@@ -291,40 +589,42 @@ fn start(target: &Target, req: &Request<'_>) -> Result<(Head, BufReader<TcpStrea
     let mut out = Vec::with_capacity(head.len() + req.body.len());
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(req.body);
-    sock.write_all(&out)?;
-    sock.flush()?;
-    let mut reader = BufReader::with_capacity(64 * 1024, sock);
+    conn.write_all(&out)?;
+    conn.flush()?;
+    let mut reader = BufReader::with_capacity(64 * 1024, conn);
     let head = read_head(&mut reader)?;
+    clocks.head_done = true;
+    reader.get_mut().clocks = clocks;
     Ok((head, reader))
 }
 
-fn read_line(r: &mut impl BufRead) -> Result<String, HttpError> {
+fn read_line(r: &mut impl BufRead) -> Result<String, Problem> {
     let mut buf = Vec::new();
     let n = r.take(64 * 1024).read_until(b'\n', &mut buf)?;
     if n == 0 {
-        return Err(HttpError::Malformed("connection closed early"));
+        return Err(Problem::Malformed("connection closed early"));
     }
     if buf.last() != Some(&b'\n') {
-        return Err(HttpError::Malformed("line too long or truncated"));
+        return Err(Problem::Malformed("line too long or truncated"));
     }
     while matches!(buf.last(), Some(b'\n' | b'\r')) {
         buf.pop();
     }
-    String::from_utf8(buf).map_err(|_| HttpError::Malformed("non-UTF-8 header line"))
+    String::from_utf8(buf).map_err(|_| Problem::Malformed("non-UTF-8 header line"))
 }
 
-fn read_head(r: &mut impl BufRead) -> Result<Head, HttpError> {
+fn read_head(r: &mut impl BufRead) -> Result<Head, Problem> {
     loop {
         let status = read_line(r)?;
         let mut parts = status.splitn(3, ' ');
         let version = parts.next().unwrap_or_default();
         if !version.starts_with("HTTP/1.") {
-            return Err(HttpError::Malformed("not an HTTP/1.x status line"));
+            return Err(Problem::Malformed("not an HTTP/1.x status line"));
         }
         let code: u16 = parts
             .next()
             .and_then(|c| c.parse().ok())
-            .ok_or(HttpError::Malformed("bad status code"))?;
+            .ok_or(Problem::Malformed("bad status code"))?;
         let mut headers = Vec::new();
         loop {
             let line = read_line(r)?;
@@ -333,10 +633,10 @@ fn read_head(r: &mut impl BufRead) -> Result<Head, HttpError> {
             }
             let (n, v) = line
                 .split_once(':')
-                .ok_or(HttpError::Malformed("header without colon"))?;
+                .ok_or(Problem::Malformed("header without colon"))?;
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
             if headers.len() > 200 {
-                return Err(HttpError::Malformed("too many headers"));
+                return Err(Problem::Malformed("too many headers"));
             }
         }
         // 1xx responses precede the real one.
@@ -355,7 +655,7 @@ fn read_body(
     head: &Head,
     r: &mut impl BufRead,
     sink: &mut dyn FnMut(&[u8]) -> bool,
-) -> Result<(), HttpError> {
+) -> Result<(), Problem> {
     let chunked = head
         .header("transfer-encoding")
         .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
@@ -365,7 +665,7 @@ fn read_body(
             let line = read_line(r)?;
             let size_text = line.split(';').next().unwrap_or_default().trim();
             let mut left = usize::from_str_radix(size_text, 16)
-                .map_err(|_| HttpError::Malformed("bad chunk size"))?;
+                .map_err(|_| Problem::Malformed("bad chunk size"))?;
             if left == 0 {
                 // Trailers, then the final empty line.
                 while !read_line(r)?.is_empty() {}
@@ -380,13 +680,13 @@ fn read_body(
                 }
             }
             if !read_line(r)?.is_empty() {
-                return Err(HttpError::Malformed("chunk not followed by CRLF"));
+                return Err(Problem::Malformed("chunk not followed by CRLF"));
             }
         }
     } else if let Some(len) = head.header("content-length") {
         let mut left: u64 = len
             .parse()
-            .map_err(|_| HttpError::Malformed("bad content-length"))?;
+            .map_err(|_| Problem::Malformed("bad content-length"))?;
         while left > 0 {
             let want = left.min(buf.len() as u64) as usize;
             r.read_exact(&mut buf[..want])?;
@@ -398,83 +698,15 @@ fn read_body(
         Ok(())
     } else {
         loop {
-            let n = r.read(&mut buf)?;
+            let n = match r.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
             if n == 0 || !sink(&buf[..n]) {
                 return Ok(());
             }
         }
-    }
-}
-
-/// Forwards decoded bytes to a callback; remembers when the callback asked to stop.
-struct CallbackWriter<F> {
-    f: F,
-    stopped: bool,
-}
-
-impl<F: FnMut(&[u8]) -> bool> Write for CallbackWriter<F> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !self.stopped && !buf.is_empty() && !(self.f)(buf) {
-            self.stopped = true;
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-enum Decoder<F: FnMut(&[u8]) -> bool> {
-    Identity(CallbackWriter<F>),
-    Gzip(flate2::write::GzDecoder<CallbackWriter<F>>, String),
-    Deflate(flate2::write::ZlibDecoder<CallbackWriter<F>>, String),
-}
-
-impl<F: FnMut(&[u8]) -> bool> Decoder<F> {
-    fn new(encoding: Option<&str>, f: F) -> Result<Self, HttpError> {
-        let w = CallbackWriter { f, stopped: false };
-        match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("identity") => Ok(Decoder::Identity(w)),
-            Some("gzip") | Some("x-gzip") => Ok(Decoder::Gzip(
-                flate2::write::GzDecoder::new(w),
-                "gzip".into(),
-            )),
-            Some("deflate") => Ok(Decoder::Deflate(
-                flate2::write::ZlibDecoder::new(w),
-                "deflate".into(),
-            )),
-            Some(other) => Err(HttpError::Decode {
-                encoding: other.to_owned(),
-                source: io::Error::new(io::ErrorKind::Unsupported, "unsupported content encoding"),
-            }),
-        }
-    }
-
-    /// Pushes bytes; Ok(false) once the callback asked to stop.
-    fn push(&mut self, b: &[u8]) -> Result<bool, HttpError> {
-        let r = match self {
-            Decoder::Identity(w) => w.write_all(b).map(|()| !w.stopped),
-            Decoder::Gzip(d, _) => d.write_all(b).map(|()| !d.get_ref().stopped),
-            Decoder::Deflate(d, _) => d.write_all(b).map(|()| !d.get_ref().stopped),
-        };
-        r.map_err(|source| self.decode_error(source))
-    }
-
-    fn finish(&mut self) -> Result<(), HttpError> {
-        let r = match self {
-            Decoder::Identity(_) => Ok(()),
-            Decoder::Gzip(d, _) => d.try_finish(),
-            Decoder::Deflate(d, _) => d.try_finish(),
-        };
-        r.map_err(|source| self.decode_error(source))
-    }
-
-    fn decode_error(&self, source: io::Error) -> HttpError {
-        let encoding = match self {
-            Decoder::Identity(_) => "identity".to_owned(),
-            Decoder::Gzip(_, e) | Decoder::Deflate(_, e) => e.clone(),
-        };
-        HttpError::Decode { encoding, source }
     }
 }
 
@@ -576,6 +808,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
         ] {
             let (addr, _h) = serve_once(bad.to_vec());
             assert!(
@@ -589,5 +822,89 @@ mod tests {
         );
         let r = get(&Target::from_addr(addr, "/"), &[]).unwrap();
         assert!(matches!(r.decoded_body(), Err(HttpError::Decode { .. })));
+    }
+
+    /// Serves `response` to one connection, `step` bytes every `pause`.
+    fn serve_dripping(response: Vec<u8>, step: usize, pause: Duration) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            for part in response.chunks(step) {
+                if s.write_all(part).is_err() {
+                    return;
+                }
+                std::thread::sleep(pause);
+            }
+            std::thread::sleep(Duration::from_secs(60));
+        });
+        addr
+    }
+
+    #[test]
+    fn a_dripping_server_meets_the_deadline_and_a_silent_one_the_idle_timeout() {
+        let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        resp.extend(std::iter::repeat_n(b'x', 100_000));
+        let addr = serve_dripping(resp, 1, Duration::from_millis(20));
+        let t0 = Instant::now();
+        let e = send(
+            &Target::from_addr(addr, "/m"),
+            Request::get_within(Duration::from_millis(600), Duration::from_millis(300)),
+        )
+        .unwrap_err();
+        let took = t0.elapsed();
+        assert!(matches!(e, HttpError::Deadline { .. }), "{e:?}");
+        assert!(
+            took >= Duration::from_millis(600) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("http://{addr}/m: no complete response within 0.6 s")
+        );
+
+        // Silent after the head: the idle timeout, never a raw EAGAIN.
+        let addr = serve_dripping(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".to_vec(),
+            1000,
+            Duration::ZERO,
+        );
+        let e = send(
+            &Target::from_addr(addr, "/m"),
+            Request::get_within(Duration::from_secs(10), Duration::from_millis(300)),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), format!("http://{addr}/m: no data for 0.3 s"));
+    }
+
+    #[test]
+    fn a_truncated_or_trailing_gzip_stream_is_an_error_even_streamed() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"hello\n").unwrap();
+        let z = gz.finish().unwrap();
+        let mut junk = z.clone();
+        junk.extend_from_slice(b"junk");
+        for (body, want) in [
+            (&z[..z.len() - 3], "truncated gzip body"),
+            (&junk[..], "trailing data after the end of the gzip body"),
+            (&b"not gzip at all"[..], "corrupt gzip body"),
+        ] {
+            let mut resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            resp.extend_from_slice(body);
+            let (addr, _h) = serve_once(resp);
+            let e =
+                stream(&Target::from_addr(addr, "/x"), Request::default(), |_| true).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("http://{addr}/x: {want}")),
+                "{e}"
+            );
+        }
     }
 }

@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use kumo_config::KeyPath;
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{Probabilities, ProbabilityError};
+use crate::delivery::Probabilities;
 
 /// The merged configuration of the demo.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -396,6 +397,9 @@ pub struct HttpConfig {
     /// The longest wait for the next piece of a request body; also the grace period before
     /// `body_min_rate` applies.
     pub body_timeout: f64,
+    /// How long a response may make no progress (the client reads nothing and the kernel's
+    /// buffer is full) before the connection is closed.
+    pub write_timeout: f64,
     /// Bytes per second a request body must average once `body_timeout` has passed (0: no
     /// minimum).
     pub body_min_rate: u64,
@@ -422,6 +426,7 @@ impl Default for HttpConfig {
             header_timeout: 10.0,
             idle_timeout: 30.0,
             body_timeout: 10.0,
+            write_timeout: 30.0,
             body_min_rate: 4096,
             max_connections: 4096,
             max_connections_per_peer: 256,
@@ -596,64 +601,280 @@ fn redacted<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str("redacted")
 }
 
-/// An `[http]` section that parses but cannot run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A number as the error messages print it: integers as they are, floats in their shortest
+/// form (`0.001`, `120`), in scientific notation when very small or very large (`1e-20`,
+/// `1e300`), and TOML's spelling for the special values (`nan`, `inf`, `-inf`).
+#[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
-pub enum HttpConfigError {
-    /// A timeout that is not a positive finite number of seconds.
-    #[error("{0} must be a positive number of seconds")]
-    Timeout(&'static str),
-    /// A connection cap of zero, or a head limit under 8192 bytes.
-    #[error("{0} is too small")]
-    TooSmall(&'static str),
-    /// A token's `sha256` is not 64 hexadecimal digits.
-    #[error("token {0:?}: sha256 must be 64 hexadecimal digits")]
-    TokenHash(String),
-    /// A user's `password` is not an argon2 PHC string.
-    #[error("user {0:?}: password must be an argon2 hash ($argon2id$v=19$...)")]
-    PasswordHash(String),
-    /// A user name that is empty or holds a `:`.
-    #[error("user {0:?}: the name must be non-empty and hold no ':'")]
-    UserName(String),
+pub enum Num {
+    /// An integer setting.
+    Int(u64),
+    /// A floating-point setting.
+    Float(f64),
 }
 
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Num::Int(n) => write!(f, "{n}"),
+            Num::Float(x) if x.is_nan() => f.write_str("nan"),
+            Num::Float(x) if x.is_infinite() => f.write_str(if x > 0.0 { "inf" } else { "-inf" }),
+            Num::Float(x) if x == 0.0 || (1e-4..1e16).contains(&x.abs()) => write!(f, "{x}"),
+            Num::Float(x) => write!(f, "{x:e}"),
+        }
+    }
+}
+
+/// What is wrong with one setting (the key is in [`ConfigError`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A number below the setting's minimum.
+    #[error("{value} is below the minimum {min}")]
+    BelowMinimum {
+        /// The value found.
+        value: Num,
+        /// The smallest value allowed.
+        min: Num,
+    },
+    /// A number above the setting's maximum.
+    #[error("{value} is above the maximum {max}")]
+    AboveMaximum {
+        /// The value found.
+        value: Num,
+        /// The largest value allowed.
+        max: Num,
+    },
+    /// A number that must stay below a bound it reached.
+    #[error("{value} is not below {bound}")]
+    NotBelow {
+        /// The value found.
+        value: Num,
+        /// The bound, excluded.
+        bound: Num,
+    },
+    /// NaN or an infinity where a finite number is needed.
+    #[error("{value} is not a finite number")]
+    NotFinite {
+        /// The value found.
+        value: Num,
+    },
+    /// A negative weight.
+    #[error("{value} is negative")]
+    Negative {
+        /// The value found.
+        value: Num,
+    },
+    /// A number above another setting it must not exceed.
+    #[error("{value} is above {other} = {limit}")]
+    AboveOther {
+        /// The value found.
+        value: Num,
+        /// The other setting's key.
+        other: &'static str,
+        /// The other setting's value.
+        limit: Num,
+    },
+    /// Every answer weight of `[delivery]` is zero.
+    #[error("success, transient and permanent are all 0: at least one must be above 0")]
+    AllWeightsZero,
+    /// A string setting that is not in the form it must have.
+    #[error("must be {expected}")]
+    Malformed {
+        /// What the setting must be.
+        expected: &'static str,
+    },
+}
+
+impl Problem {
+    /// Whether the problem is about the setting's value (printed as `key = value ...`).
+    fn has_value(&self) -> bool {
+        !matches!(self, Problem::AllWeightsZero | Problem::Malformed { .. })
+    }
+}
+
+/// A configuration that parses but cannot run: the key at fault (as TOML spells it:
+/// `clock.speedup`, `shaping.domains."gmail.test".connection_limit`) and what is wrong with its
+/// value. Permanent until the files change.
+///
+/// The config loader names the file that set the key in front of it:
+/// `queues.toml: clock.speedup: 1e-20 is below the minimum 0.001`.
+///
+/// # Examples
+/// ```
+/// use kumo_examples::settings::DemoConfig;
+/// let mut c = DemoConfig::default();
+/// c.clock.speedup = 1e-20;
+/// let e = c.validate().unwrap_err();
+/// assert_eq!(e.key().to_string(), "clock.speedup");
+/// assert_eq!(e.to_string(), "clock.speedup = 1e-20 is below the minimum 0.001");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    key: KeyPath,
+    problem: Problem,
+}
+
+impl ConfigError {
+    /// An error about the setting at `key`.
+    pub fn new(key: KeyPath, problem: Problem) -> Self {
+        Self { key, problem }
+    }
+
+    /// The key at fault.
+    pub fn key(&self) -> &KeyPath {
+        &self.key
+    }
+
+    /// What is wrong with it.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.problem.has_value() {
+            write!(f, "{} = {}", self.key, self.problem)
+        } else {
+            write!(f, "{}: {}", self.key, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The key `section.field` (or deeper), as a [`KeyPath`].
+fn key(path: &[&str]) -> KeyPath {
+    KeyPath::from_keys(path.iter().copied())
+}
+
+/// Checks that the float at `at` is finite and within `[min, max]`.
+fn check_float(at: KeyPath, value: f64, min: f64, max: f64) -> Result<(), ConfigError> {
+    let problem = if !value.is_finite() {
+        Problem::NotFinite {
+            value: Num::Float(value),
+        }
+    } else if value < min {
+        Problem::BelowMinimum {
+            value: Num::Float(value),
+            min: Num::Float(min),
+        }
+    } else if value > max {
+        Problem::AboveMaximum {
+            value: Num::Float(value),
+            max: Num::Float(max),
+        }
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::new(at, problem))
+}
+
+/// Checks that the integer at `at` is within `[min, max]`.
+fn check_int(at: KeyPath, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    let problem = if value < min {
+        Problem::BelowMinimum {
+            value: Num::Int(value),
+            min: Num::Int(min),
+        }
+    } else if value > max {
+        Problem::AboveMaximum {
+            value: Num::Int(value),
+            max: Num::Int(max),
+        }
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::new(at, problem))
+}
+
+/// A `usize` setting as a `u64` (saturating; no platform has a wider `usize`).
+fn wide(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// The longest retry delay, in simulated seconds: a year.
+pub const MAX_RETRY_SECS: f64 = 31_536_000.0;
+/// The longest `max_age`, in simulated seconds: 10^10, about 317 years (it is only compared,
+/// never turned into a duration).
+pub const MAX_AGE_SECS: f64 = 1e10;
+/// The slowest and fastest simulated time.
+pub const SPEEDUP_RANGE: (f64, f64) = (0.001, 1_000_000.0);
+/// The largest delivery weight (so that their sum stays finite and meaningful).
+pub const MAX_WEIGHT: f64 = 1e9;
+
 impl HttpConfig {
-    /// Checks what serde cannot: positive timeouts and caps, well-formed hashes.
+    /// Checks what serde cannot: timeouts and caps within their ranges, well-formed hashes.
+    ///
+    /// Ranges: the timeouts 0.001 to 86,400 s; `body_min_rate` up to 1 GiB/s; the connection
+    /// caps 1 to 1,000,000; `max_header_bytes` 8192 to 64 MiB; `max_body_bytes` and
+    /// `send_buffer_bytes` up to 1 GiB.
     ///
     /// # Errors
-    /// [`HttpConfigError`] naming the key or credential at fault.
-    pub fn validate(&self) -> Result<(), HttpConfigError> {
+    /// [`ConfigError`] naming the key at fault (under `http.`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, t) in [
             ("header_timeout", self.header_timeout),
             ("idle_timeout", self.idle_timeout),
             ("body_timeout", self.body_timeout),
+            ("write_timeout", self.write_timeout),
         ] {
-            if !(t.is_finite() && t > 0.0 && t < 1e9) {
-                return Err(HttpConfigError::Timeout(name));
-            }
+            check_float(key(&["http", name]), t, 0.001, 86_400.0)?;
         }
-        for (name, v, min) in [
-            ("max_connections", self.max_connections, 1),
-            ("max_connections_per_peer", self.max_connections_per_peer, 1),
-            ("max_header_bytes", self.max_header_bytes, 8192),
+        check_int(
+            key(&["http", "body_min_rate"]),
+            self.body_min_rate,
+            0,
+            1 << 30,
+        )?;
+        for (name, v, min, max) in [
+            ("max_connections", self.max_connections, 1, 1_000_000),
+            (
+                "max_connections_per_peer",
+                self.max_connections_per_peer,
+                1,
+                1_000_000,
+            ),
+            ("max_header_bytes", self.max_header_bytes, 8192, 64 << 20),
+            ("max_body_bytes", self.max_body_bytes, 0, 1 << 30),
+            ("send_buffer_bytes", self.send_buffer_bytes, 0, 1 << 30),
         ] {
-            if v < min {
-                return Err(HttpConfigError::TooSmall(name));
-            }
+            check_int(key(&["http", name]), wide(v), min, max)?;
         }
-        for t in &self.auth.tokens {
+        let at = |list: &str, i: usize, field: &str| {
+            KeyPath::from_keys(["http", "auth", list])
+                .index(i)
+                .key(field)
+        };
+        for (i, t) in self.auth.tokens.iter().enumerate() {
             if t.sha256.len() != 64 || !t.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(HttpConfigError::TokenHash(t.name.clone()));
+                return Err(ConfigError::new(
+                    at("tokens", i, "sha256"),
+                    Problem::Malformed {
+                        expected: "64 hexadecimal digits",
+                    },
+                ));
             }
         }
-        for u in &self.auth.users {
+        for (i, u) in self.auth.users.iter().enumerate() {
             if u.name.is_empty() || u.name.contains(':') {
-                return Err(HttpConfigError::UserName(u.name.clone()));
+                return Err(ConfigError::new(
+                    at("users", i, "name"),
+                    Problem::Malformed {
+                        expected: "non-empty and hold no ':'",
+                    },
+                ));
             }
             let ok = argon2::PasswordHash::new(&u.password)
                 .is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"));
             if !ok {
-                return Err(HttpConfigError::PasswordHash(u.name.clone()));
+                return Err(ConfigError::new(
+                    at("users", i, "password"),
+                    Problem::Malformed {
+                        expected: "an argon2 hash ($argon2id$v=19$...)",
+                    },
+                ));
             }
         }
         Ok(())
@@ -665,89 +886,131 @@ impl HttpConfig {
     }
 }
 
-/// A configuration that parses but cannot run.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The retry schedule is not positive and increasing.
-    #[error("retry: need 0 < interval <= max_interval and max_age > 0")]
-    Retry,
-    /// `clock.speedup` is not a positive finite number, or `clock.tick_ms` is 0.
-    #[error("clock: speedup must be > 0 and tick_ms >= 1")]
-    Clock,
-    /// A shaping value of zero.
-    #[error("shaping: connection_limit and max_addresses must be >= 1")]
-    Shaping,
-    /// The delivery weights cannot drive a simulation.
-    #[error("delivery: bad weights")]
-    Delivery(#[source] ProbabilityError),
-    /// The `[http]` section cannot run.
-    #[error("http: invalid settings")]
-    Http(#[source] HttpConfigError),
-    /// An `[admission]` limit of zero; the field is named.
-    #[error("admission: {0} must be >= 1")]
-    Admission(&'static str),
-    /// A `[trace]` limit of zero; the field is named.
-    #[error("trace: {0} must be >= 1")]
-    Trace(&'static str),
-    /// A `[metrics]` limit of zero; the field is named.
-    #[error("metrics: {0} must be >= 1")]
-    Metrics(&'static str),
+impl DeliveryConfig {
+    /// Checks the weights (finite, 0 to 1e9, not all 0), `connect_failure` (in `[0, 1)`) and
+    /// `latency_ms` (up to 60,000).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key at fault (under `delivery.`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, w) in [
+            ("success", self.success),
+            ("transient", self.transient),
+            ("permanent", self.permanent),
+        ] {
+            if w.is_finite() && w < 0.0 {
+                return Err(ConfigError::new(
+                    key(&["delivery", name]),
+                    Problem::Negative {
+                        value: Num::Float(w),
+                    },
+                ));
+            }
+            check_float(key(&["delivery", name]), w, 0.0, MAX_WEIGHT)?;
+        }
+        if self.success + self.transient + self.permanent <= 0.0 {
+            return Err(ConfigError::new(
+                key(&["delivery"]),
+                Problem::AllWeightsZero,
+            ));
+        }
+        let cf = self.connect_failure;
+        check_float(key(&["delivery", "connect_failure"]), cf, 0.0, 1.0)?;
+        if cf >= 1.0 {
+            return Err(ConfigError::new(
+                key(&["delivery", "connect_failure"]),
+                Problem::NotBelow {
+                    value: Num::Float(cf),
+                    bound: Num::Float(1.0),
+                },
+            ));
+        }
+        check_int(key(&["delivery", "latency_ms"]), self.latency_ms, 0, 60_000)
+    }
 }
 
 impl DemoConfig {
-    /// Checks the values that serde cannot.
+    /// Checks the values that serde cannot: every number within a finite range, the retry
+    /// schedule increasing, the delivery weights usable, the credentials well-formed.
+    ///
+    /// The ranges: `[retry]` `interval` and `max_interval` 0.001 to 31,536,000 simulated
+    /// seconds (a year), `max_age` up to 10^10, `interval <= max_interval`; `[clock]`
+    /// `speedup` 0.001 to 1,000,000, `tick_ms` 1 to 3,600,000; `[shaping]` `connection_limit`
+    /// 1 to 65,536 and `max_addresses` 1 to 1024; `[admission]` limits from 1 (`retry_after_secs`
+    /// up to 86,400); `[trace]` and `[metrics]` limits from 1; `[delivery]` and `[http]` as
+    /// [`DeliveryConfig::validate`] and [`HttpConfig::validate`].
     ///
     /// # Errors
-    /// [`ConfigError`] naming the section at fault.
+    /// [`ConfigError`] naming the first key at fault and its value.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let r = &self.retry;
-        let ok = |x: f64| x.is_finite() && x > 0.0;
-        if !(ok(r.interval) && ok(r.max_interval) && ok(r.max_age) && r.interval <= r.max_interval)
-        {
-            return Err(ConfigError::Retry);
+        check_float(
+            key(&["retry", "interval"]),
+            r.interval,
+            0.001,
+            MAX_RETRY_SECS,
+        )?;
+        check_float(
+            key(&["retry", "max_interval"]),
+            r.max_interval,
+            0.001,
+            MAX_RETRY_SECS,
+        )?;
+        check_float(key(&["retry", "max_age"]), r.max_age, 0.001, MAX_AGE_SECS)?;
+        if r.interval > r.max_interval {
+            return Err(ConfigError::new(
+                key(&["retry", "interval"]),
+                Problem::AboveOther {
+                    value: Num::Float(r.interval),
+                    other: "retry.max_interval",
+                    limit: Num::Float(r.max_interval),
+                },
+            ));
         }
-        if !ok(self.clock.speedup) || self.clock.tick_ms == 0 {
-            return Err(ConfigError::Clock);
-        }
-        let zero = |s: &Shaping| s.connection_limit == Some(0) || s.max_addresses == Some(0);
-        if zero(&self.shaping.default) || self.shaping.domains.values().any(zero) {
-            return Err(ConfigError::Shaping);
+        let (slow, fast) = SPEEDUP_RANGE;
+        check_float(key(&["clock", "speedup"]), self.clock.speedup, slow, fast)?;
+        check_int(key(&["clock", "tick_ms"]), self.clock.tick_ms, 1, 3_600_000)?;
+        let shaping = std::iter::once((None, &self.shaping.default))
+            .chain(self.shaping.domains.iter().map(|(d, s)| (Some(d), s)));
+        for (domain, s) in shaping {
+            let at = |field: &str| match domain {
+                None => key(&["shaping", "default", field]),
+                Some(d) => key(&["shaping", "domains", d, field]),
+            };
+            for (field, v, max) in [
+                ("connection_limit", s.connection_limit, 65_536),
+                ("max_addresses", s.max_addresses, 1024),
+            ] {
+                if let Some(v) = v {
+                    check_int(at(field), u64::from(v), 1, max)?;
+                }
+            }
         }
         let a = &self.admission;
-        for (field, v) in [
-            ("max_pending_messages", a.max_pending_messages),
-            ("max_pending_bytes", a.max_pending_bytes),
-            ("retry_after_secs", a.retry_after_secs),
+        for (field, v, max) in [
+            ("max_pending_messages", a.max_pending_messages, 1 << 40),
+            ("max_pending_bytes", a.max_pending_bytes, 1 << 50),
+            ("retry_after_secs", a.retry_after_secs, 86_400),
         ] {
-            if v == 0 {
-                return Err(ConfigError::Admission(field));
-            }
+            check_int(key(&["admission", field]), v, 1, max)?;
         }
-        self.http.validate().map_err(ConfigError::Http)?;
+        self.http.validate()?;
         let t = &self.trace;
-        for (field, v) in [
-            ("max_subscribers", t.max_subscribers as u64),
-            ("buffer_bytes", t.buffer_bytes as u64),
-            ("stall_timeout_ms", t.stall_timeout_ms),
+        for (field, v, max) in [
+            ("max_subscribers", wide(t.max_subscribers), 1_000_000),
+            ("buffer_bytes", wide(t.buffer_bytes), 1 << 30),
+            ("stall_timeout_ms", t.stall_timeout_ms, 86_400_000),
         ] {
-            if v == 0 {
-                return Err(ConfigError::Trace(field));
-            }
+            check_int(key(&["trace", field]), v, 1, max)?;
         }
         let m = &self.metrics;
-        for (field, v) in [
-            ("max_queue_series", m.max_queue_series as u64),
-            ("idle_series_ms", m.idle_series_ms),
+        for (field, v, max) in [
+            ("max_queue_series", wide(m.max_queue_series), 100_000_000),
+            ("idle_series_ms", m.idle_series_ms, 30 * 86_400_000),
         ] {
-            if v == 0 {
-                return Err(ConfigError::Metrics(field));
-            }
+            check_int(key(&["metrics", field]), v, 1, max)?;
         }
-        self.delivery
-            .probabilities()
-            .validate()
-            .map_err(ConfigError::Delivery)
+        self.delivery.validate()
     }
 }
 
@@ -875,6 +1138,7 @@ pub fn default_files(profile: Profile) -> Vec<(&'static str, String)> {
                  header_timeout = {:.1}  # seconds to send a request head (from its first byte; TLS handshake included)\n\
                  idle_timeout = {:.1}    # seconds a kept-alive connection may wait for its next request\n\
                  body_timeout = {:.1}    # seconds to wait for the next piece of a body; then body_min_rate applies\n\
+                 write_timeout = {:.1}   # seconds a response may make no progress (the client reads nothing)\n\
                  body_min_rate = {}     # bytes per second a body must average after body_timeout (0: none)\n\
                  max_connections = {}   # in all; lowered at start to fit the file-handle limit\n\
                  max_connections_per_peer = {}\n\
@@ -900,6 +1164,7 @@ pub fn default_files(profile: Profile) -> Vec<(&'static str, String)> {
                 h.header_timeout,
                 h.idle_timeout,
                 h.body_timeout,
+                h.write_timeout,
                 h.body_min_rate,
                 h.max_connections,
                 h.max_connections_per_peer,
@@ -999,90 +1264,239 @@ mod tests {
         assert_eq!(r.decide(1, 885.1), RetryDecision::Expire);
     }
 
-    #[test]
-    fn validation_names_the_section() {
+    /// The error of `c` with one edit.
+    fn error_of(edit: impl FnOnce(&mut DemoConfig)) -> String {
         let mut c = DemoConfig::default();
-        c.validate().unwrap();
-        c.retry.interval = 500.0;
-        assert_eq!(c.validate(), Err(ConfigError::Retry));
-        let mut c = DemoConfig::default();
-        c.clock.speedup = 0.0;
-        assert_eq!(c.validate(), Err(ConfigError::Clock));
-        let mut c = DemoConfig::default();
-        c.shaping.domains.insert(
-            "a.test".into(),
-            Shaping {
-                connection_limit: Some(0),
-                ..Default::default()
-            },
-        );
-        assert_eq!(c.validate(), Err(ConfigError::Shaping));
-        let mut c = DemoConfig::default();
-        c.delivery.success = -1.0;
-        assert!(matches!(c.validate(), Err(ConfigError::Delivery(_))));
-        let mut c = DemoConfig::default();
-        c.admission.max_pending_bytes = 0;
-        let e = c.validate().unwrap_err();
-        assert_eq!(e, ConfigError::Admission("max_pending_bytes"));
-        assert_eq!(e.to_string(), "admission: max_pending_bytes must be >= 1");
+        edit(&mut c);
+        c.validate()
+            .map_or_else(|e| e.to_string(), |()| "valid".into())
     }
 
     #[test]
-    fn trace_and_metrics_limits_name_the_field() {
-        let c = merged(Profile::Interactive);
-        assert_eq!(c.trace, TraceConfig::default());
-        assert_eq!(c.metrics, MetricsConfig::default());
-        let mut c = DemoConfig::default();
-        c.trace.buffer_bytes = 0;
-        assert_eq!(c.validate(), Err(ConfigError::Trace("buffer_bytes")));
+    fn validation_names_the_key_and_the_value() {
+        DemoConfig::default().validate().unwrap();
         assert_eq!(
-            c.validate().unwrap_err().to_string(),
-            "trace: buffer_bytes must be >= 1"
+            error_of(|c| c.retry.interval = 500.0),
+            "retry.interval = 500 is above retry.max_interval = 120"
+        );
+        assert_eq!(
+            error_of(|c| c.clock.speedup = 0.0),
+            "clock.speedup = 0 is below the minimum 0.001"
+        );
+        assert_eq!(
+            error_of(|c| c.clock.speedup = 1e-20),
+            "clock.speedup = 1e-20 is below the minimum 0.001"
+        );
+        assert_eq!(
+            error_of(|c| c.retry.max_age = 1e300),
+            "retry.max_age = 1e300 is above the maximum 10000000000"
+        );
+        assert_eq!(
+            error_of(|c| {
+                c.shaping.domains.insert(
+                    "a.test".into(),
+                    Shaping {
+                        connection_limit: Some(0),
+                        ..Default::default()
+                    },
+                );
+            }),
+            "shaping.domains.\"a.test\".connection_limit = 0 is below the minimum 1"
+        );
+        assert_eq!(
+            error_of(|c| c.delivery.success = -1.0),
+            "delivery.success = -1 is negative"
+        );
+        assert_eq!(
+            error_of(|c| {
+                c.delivery.success = 0.0;
+                c.delivery.transient = 0.0;
+                c.delivery.permanent = 0.0;
+            }),
+            "delivery: success, transient and permanent are all 0: at least one must be above 0"
+        );
+        assert_eq!(
+            error_of(|c| c.delivery.connect_failure = 1.0),
+            "delivery.connect_failure = 1 is not below 1"
+        );
+        assert_eq!(
+            error_of(|c| c.admission.max_pending_bytes = 0),
+            "admission.max_pending_bytes = 0 is below the minimum 1"
         );
         let mut c = DemoConfig::default();
-        c.metrics.idle_series_ms = 0;
-        assert_eq!(
-            c.validate().unwrap_err().to_string(),
-            "metrics: idle_series_ms must be >= 1"
-        );
-        let r: Result<DemoConfig, _> = toml::from_str("[metrics]\nmax_queue_series = -1\n");
-        assert!(r.is_err(), "a negative cap does not parse");
+        c.clock.speedup = f64::NAN;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key().to_string(), "clock.speedup");
+        assert!(matches!(e.problem(), Problem::NotFinite { .. }), "{e}");
+        assert_eq!(e.to_string(), "clock.speedup = nan is not a finite number");
+    }
+
+    /// Every numeric field: its largest value below the minimum, its smallest above the
+    /// maximum, and (for floats) NaN and the infinities are refused with the key named.
+    #[test]
+    fn every_numeric_field_has_a_finite_range() {
+        type Edit = fn(&mut DemoConfig, f64);
+        // (key, below the minimum, above the maximum, is a float, how to set it)
+        let table: &[(&str, Option<f64>, f64, bool, Edit)] = &[
+            ("retry.interval", Some(0.0), 4e7, true, |c, v| {
+                c.retry.interval = v;
+                c.retry.max_interval = MAX_RETRY_SECS;
+            }),
+            ("retry.max_interval", Some(0.0), 4e7, true, |c, v| {
+                c.retry.max_interval = v;
+                c.retry.interval = 0.001;
+            }),
+            ("retry.max_age", Some(-1.0), 1e300, true, |c, v| {
+                c.retry.max_age = v
+            }),
+            ("clock.speedup", Some(1e-20), 1e7, true, |c, v| {
+                c.clock.speedup = v
+            }),
+            ("clock.tick_ms", Some(0.0), 3_600_001.0, false, |c, v| {
+                c.clock.tick_ms = v as u64
+            }),
+            (
+                "shaping.default.connection_limit",
+                Some(0.0),
+                65_537.0,
+                false,
+                |c, v| c.shaping.default.connection_limit = Some(v as u32),
+            ),
+            (
+                "shaping.default.max_addresses",
+                Some(0.0),
+                1025.0,
+                false,
+                |c, v| c.shaping.default.max_addresses = Some(v as u32),
+            ),
+            ("delivery.success", Some(-1.0), 1e10, true, |c, v| {
+                c.delivery.success = v
+            }),
+            ("delivery.transient", Some(-1.0), 1e10, true, |c, v| {
+                c.delivery.transient = v
+            }),
+            ("delivery.permanent", Some(-1.0), 1e10, true, |c, v| {
+                c.delivery.permanent = v
+            }),
+            ("delivery.connect_failure", Some(-0.5), 1.0, true, |c, v| {
+                c.delivery.connect_failure = v
+            }),
+            ("delivery.latency_ms", None, 60_001.0, false, |c, v| {
+                c.delivery.latency_ms = v as u64
+            }),
+            ("http.header_timeout", Some(0.0), 86_401.0, true, |c, v| {
+                c.http.header_timeout = v
+            }),
+            ("http.idle_timeout", Some(0.0), 86_401.0, true, |c, v| {
+                c.http.idle_timeout = v
+            }),
+            ("http.body_timeout", Some(0.0), 86_401.0, true, |c, v| {
+                c.http.body_timeout = v
+            }),
+            ("http.write_timeout", Some(0.0), 86_401.0, true, |c, v| {
+                c.http.write_timeout = v
+            }),
+            ("http.body_min_rate", None, 2e9, false, |c, v| {
+                c.http.body_min_rate = v as u64
+            }),
+            ("http.max_connections", Some(0.0), 1e7, false, |c, v| {
+                c.http.max_connections = v as usize
+            }),
+            (
+                "http.max_connections_per_peer",
+                Some(0.0),
+                1e7,
+                false,
+                |c, v| c.http.max_connections_per_peer = v as usize,
+            ),
+            ("http.max_header_bytes", Some(8191.0), 1e9, false, |c, v| {
+                c.http.max_header_bytes = v as usize
+            }),
+            ("http.max_body_bytes", None, 2e9, false, |c, v| {
+                c.http.max_body_bytes = v as usize
+            }),
+            ("http.send_buffer_bytes", None, 2e9, false, |c, v| {
+                c.http.send_buffer_bytes = v as usize
+            }),
+            (
+                "admission.max_pending_messages",
+                Some(0.0),
+                1e13,
+                false,
+                |c, v| c.admission.max_pending_messages = v as u64,
+            ),
+            (
+                "admission.max_pending_bytes",
+                Some(0.0),
+                1e16,
+                false,
+                |c, v| c.admission.max_pending_bytes = v as u64,
+            ),
+            (
+                "admission.retry_after_secs",
+                Some(0.0),
+                86_401.0,
+                false,
+                |c, v| c.admission.retry_after_secs = v as u64,
+            ),
+            ("trace.max_subscribers", Some(0.0), 1e7, false, |c, v| {
+                c.trace.max_subscribers = v as usize
+            }),
+            ("trace.buffer_bytes", Some(0.0), 2e9, false, |c, v| {
+                c.trace.buffer_bytes = v as usize
+            }),
+            ("trace.stall_timeout_ms", Some(0.0), 1e11, false, |c, v| {
+                c.trace.stall_timeout_ms = v as u64
+            }),
+            ("metrics.max_queue_series", Some(0.0), 1e9, false, |c, v| {
+                c.metrics.max_queue_series = v as usize
+            }),
+            ("metrics.idle_series_ms", Some(0.0), 1e10, false, |c, v| {
+                c.metrics.idle_series_ms = v as u64
+            }),
+        ];
+        for &(field, below, above, float, edit) in table {
+            let mut cases: Vec<f64> = below.into_iter().chain([above]).collect();
+            if float {
+                cases.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
+            }
+            for v in cases {
+                let mut c = DemoConfig::default();
+                edit(&mut c, v);
+                let e = c.validate().expect_err(field);
+                assert_eq!(e.key().to_string(), field, "{field} = {v}: {e}");
+                assert!(e.to_string().starts_with(&format!("{field} = ")), "{e}");
+            }
+        }
     }
 
     #[test]
     fn http_section_defaults_and_validation() {
         assert_eq!(merged(Profile::Interactive).http, HttpConfig::default());
-        let bad = |edit: fn(&mut HttpConfig)| {
-            let mut c = DemoConfig::default();
-            edit(&mut c.http);
-            c.validate()
-        };
         assert_eq!(
-            bad(|h| h.idle_timeout = 0.0),
-            Err(ConfigError::Http(HttpConfigError::Timeout("idle_timeout")))
+            error_of(|c| c.http.idle_timeout = 0.0),
+            "http.idle_timeout = 0 is below the minimum 0.001"
         );
         assert_eq!(
-            bad(|h| h.max_connections = 0),
-            Err(ConfigError::Http(HttpConfigError::TooSmall(
-                "max_connections"
-            )))
+            error_of(|c| c.http.max_connections = 0),
+            "http.max_connections = 0 is below the minimum 1"
         );
-        assert!(matches!(
-            bad(|h| h.auth.tokens.push(TokenCredential {
+        assert_eq!(
+            error_of(|c| c.http.auth.tokens.push(TokenCredential {
                 name: "t".into(),
                 sha256: "abc".into(),
                 endpoints: Endpoint::ALL.to_vec(),
             })),
-            Err(ConfigError::Http(HttpConfigError::TokenHash(_)))
-        ));
-        assert!(matches!(
-            bad(|h| h.auth.users.push(UserCredential {
+            "http.auth.tokens[0].sha256: must be 64 hexadecimal digits"
+        );
+        assert_eq!(
+            error_of(|c| c.http.auth.users.push(UserCredential {
                 name: "u".into(),
                 password: "plain text".into(),
                 endpoints: Endpoint::ALL.to_vec(),
             })),
-            Err(ConfigError::Http(HttpConfigError::PasswordHash(_)))
-        ));
+            "http.auth.users[0].password: must be an argon2 hash ($argon2id$v=19$...)"
+        );
         let c: DemoConfig = toml::from_str(
             "[http.auth]\nopen = { metrics = [\"10.1.0.0/16\"] }\n\
              [[http.auth.tokens]]\nname = \"ci\"\nsha256 = \"00\"\nendpoints = [\"inject\"]\n",
@@ -1094,6 +1508,32 @@ mod tests {
         // The status page never shows a hash.
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains("\"sha256\":\"redacted\""), "{json}");
+    }
+
+    #[test]
+    fn trace_and_metrics_defaults() {
+        let c = merged(Profile::Interactive);
+        assert_eq!(c.trace, TraceConfig::default());
+        assert_eq!(c.metrics, MetricsConfig::default());
+        assert_eq!(
+            error_of(|c| c.trace.buffer_bytes = 0),
+            "trace.buffer_bytes = 0 is below the minimum 1"
+        );
+        let r: Result<DemoConfig, _> = toml::from_str("[metrics]\nmax_queue_series = -1\n");
+        assert!(r.is_err(), "a negative cap does not parse");
+    }
+
+    #[test]
+    fn numbers_print_as_toml_would_read_them() {
+        let f = |x: f64| Num::Float(x).to_string();
+        assert_eq!(f(0.001), "0.001");
+        assert_eq!(f(120.0), "120");
+        assert_eq!(f(-1.0), "-1");
+        assert_eq!(f(1e-20), "1e-20");
+        assert_eq!(f(1e300), "1e300");
+        assert_eq!(f(f64::NAN), "nan");
+        assert_eq!(f(f64::NEG_INFINITY), "-inf");
+        assert_eq!(Num::Int(u64::MAX).to_string(), "18446744073709551615");
     }
 
     #[test]

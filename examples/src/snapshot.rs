@@ -164,12 +164,12 @@ pub struct Snapshot {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnapshotError {
-    /// The request failed.
-    #[error("cannot fetch metrics")]
+    /// The request failed (the message names the URL and what happened).
+    #[error(transparent)]
     Http(#[from] HttpError),
     /// The server answered with an error status.
-    #[error("metrics endpoint answered HTTP {0}")]
-    Status(u16),
+    #[error("{0}: answered HTTP {1}")]
+    Status(String, u16),
     /// The body is not valid Prometheus text.
     #[error("invalid metrics text")]
     Parse(#[from] ParseError),
@@ -184,6 +184,22 @@ pub enum SnapshotError {
 pub fn scrape(
     target: &Target,
     gzip: bool,
+    on_item: impl FnMut(Item<'_>),
+) -> Result<(), SnapshotError> {
+    scrape_with(target, gzip, Request::default(), on_item)
+}
+
+/// [`scrape`] with the timeouts of `req` ([`Request::timeout`], [`Request::deadline`]); its
+/// method, headers and body are replaced (a `GET`, asking for gzip when `gzip` is set).
+///
+/// # Errors
+/// [`SnapshotError`] when the request fails or times out, the body is corrupt (a compressed
+/// body that is truncated, damaged or followed by junk), the status is not 200 or the text is
+/// invalid.
+pub fn scrape_with(
+    target: &Target,
+    gzip: bool,
+    req: Request<'_>,
     mut on_item: impl FnMut(Item<'_>),
 ) -> Result<(), SnapshotError> {
     let headers: &[(&str, &str)] = if gzip {
@@ -196,8 +212,10 @@ pub fn scrape(
     let head = http::stream(
         target,
         Request {
+            method: "GET",
             headers,
-            ..Request::default()
+            body: &[],
+            ..req
         },
         |chunk| match parser.push(chunk, &mut on_item) {
             Ok(()) => true,
@@ -208,7 +226,7 @@ pub fn scrape(
         },
     )?;
     if head.status != 200 {
-        return Err(SnapshotError::Status(head.status));
+        return Err(SnapshotError::Status(target.url(), head.status));
     }
     if let Some(e) = error {
         return Err(e.into());

@@ -10,6 +10,9 @@ use kumo_examples::demo::{Demo, DemoOptions};
 use kumo_examples::http::{self, Target};
 use kumo_examples::settings::Profile;
 
+#[path = "tools/bad_servers.rs"]
+mod bad_servers;
+
 /// `target/<profile>/examples/NAME`, next to this test's `deps/` folder.
 #[allow(
     clippy::print_stderr,

@@ -1,25 +1,43 @@
 //! The demo's live configuration: the `*.toml` files of the config folder (in name order, files
 //! added later included), loaded and merged by kumo-config's [`Layered`], reloaded by
 //! [`LiveConfig`] when [`ConfigEpoch`] sees a real change.
+//!
+//! The files the folder holds at start are required: deleting one (or the folder), or making
+//! one unreadable, is a reload error that keeps the last good configuration in force (shown in
+//! `/api/status` as `config_error`, counted in `total_config_reload_errors`), never a silent
+//! fall-back to the built-in defaults of its sections. Files added later are optional: they
+//! may be removed again.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_config::{
-    ConfigEpoch, EpochCache, EpochWatcher, Invalid, KeyPath, Layered, LiveConfig, RefreshStrategy,
-    WatchOptions,
+    ConfigEpoch, EpochCache, EpochWatcher, Invalid, KeyPath, Layer, Layered, LiveConfig,
+    RefreshStrategy, WatchOptions,
 };
 use parking_lot::Mutex;
 
 use crate::cli::ProbabilityOverrides;
 use crate::settings::{ConfigError, DemoConfig, EffectiveShaping};
 
-/// Whether the config folder holds a `*.toml` file.
-fn has_config_files(dir: &Path) -> std::io::Result<bool> {
-    Ok(std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .any(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file()))
+/// The `*.toml` files of the config folder, in name order. A name whose metadata cannot be read
+/// (for another reason than its absence) is listed too, so that the first load names it.
+fn config_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // a dangling symlink
+            _ => out.push(path),
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// `dir/*.toml` as a glob pattern, with the folder's own glob characters escaped.
@@ -78,17 +96,11 @@ pub enum ConfigLoadError {
     Invalid(#[source] kumo_config::CacheError<kumo_config::LayerError>),
 }
 
-fn section_of(e: &ConfigError) -> &'static str {
-    match e {
-        ConfigError::Retry => "retry",
-        ConfigError::Clock => "clock",
-        ConfigError::Shaping => "shaping",
-        ConfigError::Admission(_) => "admission",
-        ConfigError::Http(_) => "http",
-        ConfigError::Trace(_) => "trace",
-        ConfigError::Metrics(_) => "metrics",
-        _ => "delivery",
-    }
+/// A validation error as kumo-config reports it: the loader puts the file that set the key in
+/// front (`queues.toml: clock.speedup: 1e-20 is below the minimum 0.001`).
+fn invalid(e: &ConfigError) -> Invalid {
+    let key: &KeyPath = e.key();
+    Invalid::new(key.clone(), e.problem().to_string())
 }
 
 impl ConfigSource {
@@ -99,7 +111,8 @@ impl ConfigSource {
         overrides: ProbabilityOverrides,
         scan: Duration,
     ) -> Result<Self, ConfigLoadError> {
-        if !has_config_files(dir).map_err(|e| ConfigLoadError::Folder(dir.to_owned(), e))? {
+        let files = config_files(dir).map_err(|e| ConfigLoadError::Folder(dir.to_owned(), e))?;
+        if files.is_empty() {
             return Err(ConfigLoadError::Empty(dir.to_owned()));
         }
         let pattern = toml_pattern(dir);
@@ -107,12 +120,12 @@ impl ConfigSource {
             .glob(pattern.clone())
             .build()
             .map_err(ConfigLoadError::Watch)?;
-        let layered = Layered::<DemoConfig>::new(Vec::<PathBuf>::new())
-            .glob(pattern)
-            .validate(|c: &DemoConfig, _| {
-                c.validate()
-                    .map_err(|e| Invalid::new(KeyPath::root().key(section_of(&e)), e.to_string()))
-            });
+        // The files found now are required (one that goes away is an error, not its sections'
+        // defaults); the pattern adds the files created later, optional; all in name order.
+        let layered = Layered::<DemoConfig>::new(files)
+            .layer(Layer::glob(pattern))
+            .path_order(true)
+            .validate(|c: &DemoConfig, _| c.validate().map_err(|e| invalid(&e)));
         let live = LiveConfig::new(layered, epoch.handle());
         let first = live.get().map_err(ConfigLoadError::Invalid)?;
         let cfg = apply(&first.value, &overrides);
@@ -241,5 +254,55 @@ mod tests {
             ),
             Err(ConfigLoadError::Empty(_))
         ));
+    }
+
+    #[test]
+    fn files_found_at_start_are_required_files_added_later_are_not() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cfg");
+        std::fs::create_dir_all(&dir).unwrap();
+        crate::settings::write_defaults(&dir, crate::settings::Profile::Selftest).unwrap();
+        std::fs::write(dir.join("delivery.toml"), "[delivery]\npermanent = 7.0\n").unwrap();
+        let c = ConfigSource::open(
+            &dir,
+            ProbabilityOverrides::default(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(c.current().delivery.permanent, 7.0);
+
+        // Added later, then removed: optional, and merged in name order.
+        let base = c.current().retry.interval;
+        std::fs::write(dir.join("00-early.toml"), "[retry]\ninterval = 3.0\n").unwrap();
+        c.scan();
+        assert_eq!(
+            c.current().retry.interval,
+            base,
+            "queues.toml comes after 00-early"
+        );
+        std::fs::write(dir.join("zz-late.toml"), "[retry]\ninterval = 5.0\n").unwrap();
+        c.scan();
+        assert_eq!(c.current().retry.interval, 5.0, "zz-late comes last");
+        std::fs::remove_file(dir.join("zz-late.toml")).unwrap();
+        std::fs::remove_file(dir.join("00-early.toml")).unwrap();
+        c.scan();
+        assert_eq!(c.current().retry.interval, base);
+        assert!(c.last_error().is_none());
+
+        // Found at start, then deleted: an error, the last good config stays.
+        std::fs::remove_file(dir.join("delivery.toml")).unwrap();
+        c.scan();
+        assert_eq!(c.current().delivery.permanent, 7.0, "not the default");
+        let e = c.last_error().expect("reported");
+        assert!(
+            e.contains("delivery.toml") && e.contains("does not exist"),
+            "{e}"
+        );
+
+        // The whole folder: the same.
+        std::fs::remove_dir_all(&dir).unwrap();
+        c.scan();
+        assert_eq!(c.current().delivery.permanent, 7.0);
+        assert!(c.last_error().is_some());
     }
 }

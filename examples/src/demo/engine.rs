@@ -6,18 +6,28 @@
 //! Retry delays and message ages are in simulated seconds ([`SimClock`]); a delay is turned into
 //! a real due time when the message is scheduled, so the driver runs on real time and its pop
 //! tardiness is real.
+//!
+//! Nothing accepted is lost to a fault of the engine's own code: each delivery attempt runs
+//! under [`Engine::attempt`], which catches a panic of the attempt and, unless the message had
+//! already left the attempt's hands (ended, scheduled, or made ready again), puts it back into
+//! the scheduled queue as a temporary failure, counted in `total_delivery_task_failures`. Every
+//! conversion of a configured number into a duration or a due time saturates instead of
+//! panicking.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use kumo_dns::{FamilyPolicy, HickoryResolver, MxCache, PlanPolicy};
 use kumo_queue::driver::{Driver, DriverHandle};
-use kumo_queue::{DueBatch, Scheduler};
+use kumo_queue::{DueBatch, ScheduleError, Scheduler};
 use kumo_smtp::{Envelope, Outcome};
-use kumo_spool::SpoolError;
+use kumo_spool::{SpoolError, SpoolId};
 use kumo_trace::{
     ConnMeta, Disposition as Traced, Level, MessageDisposition, Payload, SessionKey, Side,
     TraceHub, Tracer,
@@ -50,6 +60,81 @@ fn resident(msg: &Msg) -> usize {
 
 /// Sessions at once across all queues.
 const GLOBAL_SESSIONS: usize = 512;
+
+/// The longest real wait before a retry, whatever the config says: a slow clock and a long
+/// retry interval delay a message by at most this (and keep every due time representable).
+const MAX_REAL_WAIT: Duration = Duration::from_secs(30 * 86_400);
+
+/// What one delivery attempt has done with its message, for [`Engine::attempt`], which runs it:
+/// whether the message has left the attempt's hands (ended, scheduled, or made ready again),
+/// and the spool entry a deferral stored for it.
+#[derive(Debug, Default)]
+struct Custody {
+    released: AtomicBool,
+    spool_id: Mutex<Option<SpoolId>>,
+}
+
+tokio::task_local! {
+    /// The custody of the delivery attempt running on this task; not set outside
+    /// [`Engine::attempt`] (injection, recovery, the due-batch task), where nothing is tracked.
+    static CUSTODY: Arc<Custody>;
+}
+
+/// Marks the current attempt's message as handed on: from here on, a failure of the attempt
+/// must not put it back (it would end twice, or be queued twice).
+fn released() {
+    let _ = CUSTODY.try_with(|c| c.released.store(true, Ordering::Release));
+}
+
+/// Remembers the spool entry a deferral of the current attempt stored, so that a message put
+/// back after a failure of the attempt keeps it (and is not stored a second time).
+fn stored(id: SpoolId) {
+    let _ = CUSTODY.try_with(|c| *c.spool_id.lock() = Some(id));
+}
+
+/// A copy of a message for [`Engine::attempt`] to put back if its attempt fails: the envelope
+/// strings are copied, the data is shared.
+fn copy_of(msg: &Msg) -> Msg {
+    Msg {
+        seq: msg.seq,
+        id: msg.id.clone(),
+        queue: msg.queue.clone(),
+        sender: msg.sender.clone(),
+        recipient: msg.recipient.clone(),
+        data: msg.data.clone(),
+        injected_ms: msg.injected_ms,
+        injected_unix_ms: msg.injected_unix_ms,
+        failures: msg.failures,
+        provider: msg.provider.clone(),
+        spool_id: msg.spool_id,
+    }
+}
+
+/// Where a test's fault injection makes a delivery attempt panic ([`Engine::fault_point`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultAt {
+    /// After the session, before its outcome is recorded: the message must go back.
+    BeforeOutcome,
+    /// After the outcome is recorded (ended, or scheduled for a retry): the message must not
+    /// go back, or it would end twice.
+    AfterOutcome,
+}
+
+/// The text of a caught panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a panic without a message"
+    }
+}
+
+/// Simulated milliseconds as the signed count `Msg::injected_ms` holds (saturating).
+fn signed(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
 
 /// Per-queue session limits: the configured limit and its semaphore.
 type SessionLimits = HashMap<Arc<str>, (u32, Arc<Semaphore>)>;
@@ -91,6 +176,9 @@ pub(crate) struct Engine {
     global: Arc<Semaphore>,
     sessions: AtomicU64,
     pub(crate) stopping: AtomicBool,
+    /// Fault injection for tests ([`super::DemoOptions::fault_panic_file`]): while this file
+    /// exists, every delivery attempt panics just before it records its outcome.
+    fault_panic_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,12 +203,15 @@ impl Engine {
         spool: DemoSpool,
         seed: u64,
         start: Instant,
+        fault_panic_file: Option<PathBuf>,
     ) -> Started {
         let cfg = config.current();
-        // The scheduler runs on real time: its tick is the configured simulated tick, sped up.
-        let tick =
-            Duration::from_secs_f64(cfg.clock.tick_ms.max(1) as f64 / 1000.0 / cfg.clock.speedup)
-                .max(Duration::from_millis(1));
+        let clock = SimClock::new(start, cfg.clock.speedup);
+        // The scheduler runs on real time: its tick is the configured simulated tick, sped up
+        // (saturating: the config bounds both numbers, and a bad one falls back to 1 s).
+        let tick = clock
+            .real_duration(cfg.clock.tick_ms.max(1))
+            .max(Duration::from_millis(1));
         let sched = Scheduler::with_tick(tick).unwrap_or_else(|_| Scheduler::new());
         let tardiness = metrics.tardiness.clone();
         let (driver, due_rx) = Driver::builder(sched)
@@ -129,7 +220,7 @@ impl Engine {
         let (ready_tx, ready_rx) = mpsc::unbounded_channel();
         let engine = Arc::new(Self {
             sched: driver.handle(),
-            clock: Mutex::new(SimClock::new(start, cfg.clock.speedup)),
+            clock: Mutex::new(clock),
             config,
             dns,
             metrics,
@@ -147,6 +238,7 @@ impl Engine {
             global: Arc::new(Semaphore::new(GLOBAL_SESSIONS)),
             sessions: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
+            fault_panic_file,
         });
         Started {
             engine,
@@ -171,7 +263,7 @@ impl Engine {
             sender: new.sender,
             recipient: new.recipient,
             data: Some(new.data),
-            injected_ms: self.now_ms() as i64,
+            injected_ms: signed(self.now_ms()),
             injected_unix_ms: new.injected_unix_ms,
             failures: 0,
             provider: None,
@@ -186,16 +278,15 @@ impl Engine {
     /// attempts so far.
     pub(crate) fn recover(&self, chunk: Vec<SpooledMessage>, now: SystemTime) {
         let speedup = self.clock.lock().speedup();
-        let now_ms = self.now_ms() as i64;
+        let now_ms = signed(self.now_ms());
         let sched_now = self.sched.now();
         let mut queues: HashMap<String, Arc<str>> = HashMap::new();
         let mut due_later = Vec::with_capacity(chunk.len());
         for SpooledMessage { id, meta, host } in chunk {
-            let real_age = now
-                .duration_since(
-                    std::time::UNIX_EPOCH + Duration::from_millis(host.injected_unix_ms),
-                )
-                .unwrap_or_default();
+            let injected = std::time::UNIX_EPOCH
+                .checked_add(Duration::from_millis(host.injected_unix_ms))
+                .unwrap_or(now);
+            let real_age = now.duration_since(injected).unwrap_or_default();
             let sim_age_ms =
                 (real_age.as_secs_f64() * 1000.0 * speedup).min(i64::MAX as f64) as i64;
             let queue = match queues.get(&meta.queue) {
@@ -221,7 +312,10 @@ impl Engine {
             };
             self.held.take(resident(&msg));
             match meta.due.and_then(|due| due.duration_since(now).ok()) {
-                Some(wait) if !wait.is_zero() => due_later.push((msg, sched_now + wait)),
+                // A due time too far to represent is refused by the scheduler: ready at once.
+                Some(wait) if !wait.is_zero() => {
+                    due_later.push((msg, sched_now.saturating_add(wait)));
+                }
                 _ => self.make_ready(msg),
             }
         }
@@ -249,6 +343,7 @@ impl Engine {
     }
 
     fn make_ready(&self, msg: Msg) {
+        released();
         self.metrics.ready(&msg.queue).inc();
         if let Err(mpsc::error::SendError(msg)) = self.ready_tx.send(msg) {
             // The dispatcher is gone (shutting down): the message stays unaccounted, which the
@@ -337,8 +432,79 @@ impl Engine {
                     return;
                 };
                 engine.metrics.ready(&msg.queue).dec();
-                engine.deliver(msg).await;
+                engine.attempt(msg).await;
             });
+        }
+    }
+
+    /// One delivery attempt of `msg`, guarded: a panic anywhere in the attempt is caught here,
+    /// counted in `total_delivery_task_failures` and traced, and the message, unless it had
+    /// already been handed on (ended, scheduled, or made ready again), goes back to the
+    /// scheduled queue as a temporary failure. So a bug delays a message; it neither loses it
+    /// nor ends it twice.
+    async fn attempt(self: &Arc<Self>, msg: Msg) {
+        let backup = copy_of(&msg);
+        let custody = Arc::new(Custody::default());
+        let run = CUSTODY.scope(custody.clone(), self.deliver(msg));
+        let Err(payload) = AssertUnwindSafe(run).catch_unwind().await else {
+            return;
+        };
+        let why = format!("delivery task failed: {}", panic_text(&*payload));
+        self.attempt_failed(backup, &custody, why).await;
+    }
+
+    /// After a failed attempt: count and trace the failure, then put the message back into
+    /// the scheduled queue (a temporary failure with the retry schedule's delay; a fault of
+    /// the demo never makes a message expire) unless the attempt had handed it on already.
+    async fn attempt_failed(&self, mut msg: Msg, custody: &Custody, why: String) {
+        self.metrics.delivery_task_failures.inc();
+        let handed_on = custody.released.load(Ordering::Acquire);
+        let n = self.sessions.fetch_add(1, Ordering::Relaxed);
+        let tracer = Tracer::new(
+            self.trace.clone(),
+            Side::Client,
+            SessionKey::new(format!("{}#{n}", msg.queue)),
+        );
+        tracer.publish(Payload::BeginSession);
+        tracer.publish(Payload::Diagnostic {
+            level: Level::Error,
+            message: if handed_on {
+                format!("{why} (after the message was handed on)")
+            } else {
+                format!("451 4.3.0 {why}: the message goes back to the scheduled queue")
+            },
+        });
+        tracer.publish(Payload::Closed);
+        if handed_on {
+            return;
+        }
+        if let Some(id) = *custody.spool_id.lock() {
+            msg.spool_id = Some(id);
+        }
+        let provider = msg.provider.clone().unwrap_or_else(|| msg.queue.clone());
+        self.metrics.transfail(&msg.queue, &provider);
+        msg.failures = msg.failures.saturating_add(1);
+        let delay = self.config.current().retry.delay(msg.failures);
+        self.wait_for_retry(msg, provider, delay).await;
+    }
+
+    /// Fault injection for tests: panics at `at` while the file named by
+    /// [`super::DemoOptions::fault_panic_file`] exists (at [`FaultAt::AfterOutcome`] when the
+    /// file says `after`, at [`FaultAt::BeforeOutcome`] otherwise).
+    fn fault_point(&self, at: FaultAt) {
+        let Some(file) = &self.fault_panic_file else {
+            return;
+        };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return;
+        };
+        let wanted = if text.trim() == "after" {
+            FaultAt::AfterOutcome
+        } else {
+            FaultAt::BeforeOutcome
+        };
+        if wanted == at {
+            panic!("fault injection: {} exists ({at:?})", file.display());
         }
     }
 
@@ -484,6 +650,7 @@ impl Engine {
                 message: outcome.response.clone(),
             });
         }
+        self.fault_point(FaultAt::BeforeOutcome);
         let who = self.who(&msg);
         let ending = match outcome.disposition {
             Disposition::Delivered => match self.store(&data).await {
@@ -498,7 +665,6 @@ impl Engine {
                 }
                 _ => {
                     self.metrics.delivered(&msg.queue, &provider);
-                    self.ledger.delivered(msg.seq);
                     self.finish(&msg, End::Delivered);
                     (Traced::Delivered, outcome.response)
                 }
@@ -511,6 +677,7 @@ impl Engine {
         };
         self.trace_ending(&trace, who, ending);
         trace(Payload::Closed);
+        self.fault_point(FaultAt::AfterOutcome);
     }
 
     /// Real delivery: an idle connection to the site (the MX host set) or a new one along the
@@ -567,6 +734,7 @@ impl Engine {
             }
             break (live, delivery);
         };
+        self.fault_point(FaultAt::BeforeOutcome);
         let who = self.who(&msg);
         let tracer = live.get_ref().tracer().clone();
         if live.can_send() {
@@ -581,7 +749,6 @@ impl Engine {
         let ending = match delivery.outcome {
             Outcome::Delivered => {
                 self.metrics.delivered(&msg.queue, &provider);
-                self.ledger.delivered(msg.seq);
                 self.finish(&msg, End::Delivered);
                 (Traced::Delivered, reply)
             }
@@ -592,6 +759,7 @@ impl Engine {
             }
         };
         self.trace_ending(&|p| tracer.publish(p), who, ending);
+        self.fault_point(FaultAt::AfterOutcome);
     }
 
     /// Counts each connection attempt per MX host and address.
@@ -643,7 +811,6 @@ impl Engine {
 
     fn bounce(&self, msg: Msg, provider: &str, reason: String) -> Ending {
         self.metrics.fail(&msg.queue, provider);
-        self.ledger.bounced(msg.seq);
         self.finish(&msg, End::Bounced);
         (Traced::Bounced, reason)
     }
@@ -682,9 +849,15 @@ impl Engine {
             .unwrap_or_else(|_| Err(SpoolError::Interrupted))
     }
 
-    /// A message ended: journal it (the commit point), then remove its spool entry. Every
-    /// ending passes here, after the ledger counted it: admission releases it here too.
+    /// A message ended: count it in the ledger, journal it (the commit point), then remove its
+    /// spool entry. Every ending passes here: admission releases it here too, and the attempt
+    /// that ends it no longer holds it ([`released`]).
     fn finish(&self, msg: &Msg, ending: End) {
+        released();
+        match ending {
+            End::Delivered => self.ledger.delivered(msg.seq),
+            End::Bounced => self.ledger.bounced(msg.seq),
+        };
         self.held.release(resident(msg));
         if self.spool.journal(ending, &msg.id, &msg.recipient).is_err() {
             self.metrics.spool_errors.inc();
@@ -709,7 +882,10 @@ impl Engine {
         })
         .await;
         match r {
-            Ok(Ok(id)) => msg.spool_id = Some(id),
+            Ok(Ok(id)) => {
+                msg.spool_id = Some(id);
+                stored(id);
+            }
             // The message waits in memory all the same; the error is counted.
             _ => self.metrics.spool_errors.inc(),
         }
@@ -719,9 +895,9 @@ impl Engine {
     async fn defer(&self, mut msg: Msg, provider: Arc<str>, reason: &str) -> Ending {
         self.metrics.transfail(&msg.queue, &provider);
         let cfg = self.config.current();
-        msg.failures += 1;
-        let now_ms = self.now_ms();
-        let age = (now_ms as i64).saturating_sub(msg.injected_ms).max(0) as f64 / 1000.0;
+        msg.failures = msg.failures.saturating_add(1);
+        let now_ms = signed(self.now_ms());
+        let age = now_ms.saturating_sub(msg.injected_ms).max(0) as f64 / 1000.0;
         let delay = match cfg.retry.decide(msg.failures, age) {
             RetryDecision::RetryAfter(d) => d,
             _ => {
@@ -729,17 +905,32 @@ impl Engine {
                 return self.bounce(msg, &provider, why);
             }
         };
-        let speedup = self.clock.lock().speedup();
-        let wait = Duration::from_secs_f64(delay / speedup);
-        let due = self.sched.now() + wait;
+        self.wait_for_retry(msg, provider, delay).await;
+        (Traced::Deferred, format!("retry in {delay} s: {reason}"))
+    }
+
+    /// Writes the deferral to the spool and puts the message into the scheduled queue, due in
+    /// `delay` simulated seconds (a real wait of at most [`MAX_REAL_WAIT`]). Never ends the
+    /// message: one the scheduler refuses waits on a timer of its own instead, or, while the
+    /// demo shuts down, stays in the spool for the next start.
+    async fn wait_for_retry(&self, mut msg: Msg, provider: Arc<str>, delay: f64) {
+        let wait = self
+            .clock
+            .lock()
+            .real_duration_secs(delay)
+            .min(MAX_REAL_WAIT);
+        let due = self.sched.now().saturating_add(wait);
         msg.provider = Some(provider.clone());
-        self.persist_deferral(&mut msg, SystemTime::now() + wait)
-            .await;
+        let due_at = SystemTime::now()
+            .checked_add(wait)
+            .unwrap_or_else(SystemTime::now);
+        self.persist_deferral(&mut msg, due_at).await;
         let queue = msg.queue.clone();
         let seq = msg.seq;
         self.ledger.deferred(seq);
         match self.sched.schedule(&queue, msg, due) {
             Ok(_) => {
+                released();
                 self.metrics.scheduled(&queue).inc();
                 self.metrics.scheduled_by_provider(&provider).inc();
             }
@@ -747,12 +938,30 @@ impl Engine {
                 self.ledger.due(seq);
                 self.make_ready(rejected.message);
             }
-            Err(rejected) => {
-                self.ledger.due(seq);
-                let why = format!("scheduler refused the message: {}", rejected.reason);
-                return self.bounce(rejected.message, &provider, why);
+            Err(rejected) if rejected.reason == ScheduleError::Stopped => {
+                // Shutting down: the deferral is in the spool, and the next start recovers it.
+                released();
             }
+            Err(rejected) => self.retry_outside_scheduler(rejected.message, wait),
         }
-        (Traced::Deferred, format!("retry in {delay} s: {reason}"))
+    }
+
+    /// A message the scheduler refused (its due time out of the wheel's range, the scheduler
+    /// full): it waits on a timer task of its own, then goes to the ready queue.
+    fn retry_outside_scheduler(&self, msg: Msg, wait: Duration) {
+        released();
+        let (ready, metrics, ledger) = (
+            self.ready_tx.clone(),
+            self.metrics.clone(),
+            self.ledger.clone(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            ledger.due(msg.seq);
+            metrics.ready(&msg.queue).inc();
+            if let Err(mpsc::error::SendError(msg)) = ready.send(msg) {
+                metrics.ready(&msg.queue).dec();
+            }
+        });
     }
 }

@@ -6,11 +6,12 @@
 //! |---|---|---|
 //! | request head within `header_timeout` of its first byte (of the accept on a new connection, TLS handshake included) | the connection's watchdog; hyper's `header_read_timeout` as a backstop | 10 s |
 //! | next request within `idle_timeout` on a kept-alive connection | the connection's watchdog | 30 s |
+//! | a response that makes no progress (the client reads nothing, the kernel's buffer is full) for `write_timeout` | the socket wrapper notes a refused write; the connection's watchdog | 30 s |
 //! | each piece of a body within `body_timeout`, then at least `body_min_rate` on average | [`TimedBody`] around the request body; `408` | 10 s, 4096 B/s |
 //! | `Content-Length` over the route's limit | before the body is read; `413` | 2 MiB inject, 64 KiB others |
 //! | connections in all, per peer address | the connection table (kumo-smtp's `ConnectionLimiter` counts); `503` | 4096 (below the file-handle limit), 256 |
 //! | request head size | hyper's `max_buf_size` | 64 KiB |
-//! | what a client that stopped reading can leave in the kernel | `SO_SNDBUF` | 256 KiB (the kernel doubles it) |
+//! | what a client that stopped reading can leave in the kernel | `SO_SNDBUF` | 256 KiB (the kernel doubles it); 16 KiB on a trace stream ([`SocketTuning`]) |
 //!
 //! When every place is taken, a new connection sheds the one that has waited longest without
 //! a request in service (idle, silent, or still sending its head): a flood of idle or slow
@@ -124,6 +125,9 @@ pub struct HttpLimits {
     /// See [`HttpConfig::body_timeout`].
     #[serde(serialize_with = "secs")]
     pub body_timeout: Duration,
+    /// See [`HttpConfig::write_timeout`].
+    #[serde(serialize_with = "secs")]
+    pub write_timeout: Duration,
     /// See [`HttpConfig::body_min_rate`].
     pub body_min_rate: u64,
     /// The connection cap in force (the configured one, lowered to fit the file handles).
@@ -153,6 +157,7 @@ impl HttpLimits {
             header_timeout: HttpConfig::duration(config.header_timeout),
             idle_timeout: HttpConfig::duration(config.idle_timeout),
             body_timeout: HttpConfig::duration(config.body_timeout),
+            write_timeout: HttpConfig::duration(config.write_timeout),
             body_min_rate: config.body_min_rate,
             max_connections: files.cap(config.max_connections),
             max_connections_per_peer: config.max_connections_per_peer,
@@ -191,6 +196,8 @@ pub struct HttpCounters {
     pub header_timeouts: AtomicU64,
     /// Kept-alive connections closed after `idle_timeout` without a request.
     pub idle_timeouts: AtomicU64,
+    /// Connections closed because a response made no progress for `write_timeout`.
+    pub write_timeouts: AtomicU64,
     /// Requests answered `408` because their body was too slow.
     pub body_timeouts: AtomicU64,
     /// Requests answered `413` from their `Content-Length`.
@@ -267,6 +274,12 @@ struct ConnState {
     close: Notify,
     /// A request began or ended: deadlines moved.
     changed: Notify,
+    /// A handler's request for a new `SO_SNDBUF` (bytes; 0: none pending), applied by the
+    /// connection's next write: see [`SocketTuning`].
+    send_buffer: AtomicUsize,
+    /// 1 + the ms since which writes are refused (the client reads nothing); 0 when the last
+    /// write went through.
+    write_blocked: AtomicU64,
 }
 
 impl ConnState {
@@ -278,6 +291,8 @@ impl ConnState {
             first_byte: AtomicU64::new(0),
             close: Notify::new(),
             changed: Notify::new(),
+            send_buffer: AtomicUsize::new(0),
+            write_blocked: AtomicU64::new(0),
         }
     }
 
@@ -304,28 +319,50 @@ impl ConnState {
         self.changed.notify_one();
     }
 
-    /// When the connection must close (ms), and whether for a head (else idle); `None`
-    /// while a request is in service.
-    fn deadline(&self, limits: &HttpLimits) -> Option<(u64, Expiry)> {
-        if !self.waiting() {
-            return None;
+    /// A write was refused (`blocked`) or went through, at `now_ms`; a new block moves the
+    /// deadline, so the watchdog is told.
+    fn wrote(&self, blocked: bool, now_ms: u64) {
+        let was = self.write_blocked.load(Ordering::Relaxed);
+        if blocked && was == 0 {
+            self.write_blocked.store(now_ms + 1, Ordering::Relaxed);
+            self.changed.notify_one();
+        } else if !blocked && was != 0 {
+            self.write_blocked.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// When the connection must close (ms), and why: a response that made no progress for
+    /// `write_timeout`, or, while no request is in service, the head or idle deadline.
+    fn deadline(&self, limits: &HttpLimits) -> Option<(u64, Expiry)> {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let first = self.first_byte.load(Ordering::Relaxed);
-        let since = self.waiting_since.load(Ordering::Relaxed);
-        Some(if first > 0 {
+        let blocked = self.write_blocked.load(Ordering::Relaxed);
+        let write = (blocked > 0).then(|| {
             (
-                (first - 1).saturating_add(ms(limits.header_timeout)),
-                Expiry::Head,
+                (blocked - 1).saturating_add(ms(limits.write_timeout)),
+                Expiry::Write,
             )
-        } else if self.answered.load(Ordering::Relaxed) {
-            (since.saturating_add(ms(limits.idle_timeout)), Expiry::Idle)
-        } else {
-            (
-                since.saturating_add(ms(limits.header_timeout)),
-                Expiry::Head,
-            )
-        })
+        });
+        let wait = self.waiting().then(|| {
+            let first = self.first_byte.load(Ordering::Relaxed);
+            let since = self.waiting_since.load(Ordering::Relaxed);
+            if first > 0 {
+                (
+                    (first - 1).saturating_add(ms(limits.header_timeout)),
+                    Expiry::Head,
+                )
+            } else if self.answered.load(Ordering::Relaxed) {
+                (since.saturating_add(ms(limits.idle_timeout)), Expiry::Idle)
+            } else {
+                (
+                    since.saturating_add(ms(limits.header_timeout)),
+                    Expiry::Head,
+                )
+            }
+        });
+        match (write, wait) {
+            (Some(w), Some(h)) => Some(if w.0 <= h.0 { w } else { h }),
+            (w, h) => w.or(h),
+        }
     }
 }
 
@@ -333,6 +370,7 @@ impl ConnState {
 enum Expiry {
     Head,
     Idle,
+    Write,
 }
 
 /// Why a connection was not admitted. Transient.
@@ -428,6 +466,41 @@ impl ConnTable {
     }
 }
 
+/// A request's handle on its own connection's socket, as a request extension.
+///
+/// A handler that answers with a long-lived stream (the trace stream) asks for a small kernel
+/// send buffer: what a client that stops reading can make the server encode and hand to the
+/// kernel before the stream blocks (and its trace subscription is parked) is then this buffer,
+/// not the connection's default `send_buffer_bytes`.
+#[derive(Clone)]
+pub(crate) struct SocketTuning(Arc<ConnState>);
+
+impl SocketTuning {
+    /// `SO_SNDBUF` of `bytes` (the kernel doubles it and keeps its own minimum) from the
+    /// connection's next write on.
+    pub(crate) fn set_send_buffer(&self, bytes: usize) {
+        self.0.send_buffer.store(bytes.max(1), Ordering::Relaxed);
+    }
+}
+
+/// The TCP socket under a connection's stream (plain or TLS), for socket options.
+pub(crate) trait HasSocket {
+    /// The socket.
+    fn socket(&self) -> &TcpStream;
+}
+
+impl HasSocket for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl HasSocket for tokio_rustls::server::TlsStream<TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
 /// The socket, noting the first byte that arrives while the connection waits.
 struct Watched<IO> {
     io: IO,
@@ -450,13 +523,41 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
+impl<IO> Watched<IO> {
+    /// Notes whether a write went through, for the write deadline.
+    fn note<T>(&self, r: Poll<T>) -> Poll<T> {
+        let now = || millis(self.epoch, Instant::now());
+        match r {
+            Poll::Pending => self.state.wrote(true, now()),
+            Poll::Ready(_) if self.state.write_blocked.load(Ordering::Relaxed) != 0 => {
+                self.state.wrote(false, now())
+            }
+            Poll::Ready(_) => {}
+        }
+        r
+    }
+}
+
+impl<IO: HasSocket> Watched<IO> {
+    /// Applies a handler's pending [`SocketTuning`] request (best effort: a refusal leaves
+    /// the buffer as it was).
+    fn tune(&self) {
+        if self.state.send_buffer.load(Ordering::Relaxed) != 0 {
+            let bytes = self.state.send_buffer.swap(0, Ordering::Relaxed);
+            let _ = rustix::net::sockopt::set_socket_send_buffer_size(self.io.socket(), bytes);
+        }
+    }
+}
+
+impl<IO: AsyncWrite + HasSocket + Unpin> AsyncWrite for Watched<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        self.tune();
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.note(r)
     }
 
     fn poll_write_vectored(
@@ -464,7 +565,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        self.tune();
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.note(r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -472,7 +575,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let r = Pin::new(&mut self.io).poll_flush(cx);
+        self.note(r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -520,8 +624,17 @@ impl TimedBody {
         if self.min_rate == 0 {
             return gap;
         }
-        let owed = Duration::from_secs_f64(self.received as f64 / self.min_rate as f64);
-        gap.min(self.started + self.timeout + owed)
+        // Saturating: a huge body at a tiny rate owes more time than an Instant can hold.
+        let owed = Duration::try_from_secs_f64(self.received as f64 / self.min_rate as f64)
+            .unwrap_or(Duration::MAX);
+        match self
+            .started
+            .checked_add(self.timeout)
+            .and_then(|t| t.checked_add(owed))
+        {
+            Some(paced) => gap.min(paced),
+            None => gap,
+        }
     }
 }
 
@@ -659,6 +772,8 @@ async fn handle(
         let body = Body::new(TimedBody::new(body, &shared.limits, timed_out.clone()));
         let mut req = Request::from_parts(parts, body);
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut()
+            .insert(SocketTuning(in_service.state.clone()));
         let resp = match shared.app.clone().oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},
@@ -691,7 +806,7 @@ async fn serve_io<IO>(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + HasSocket + Unpin + Send + 'static,
 {
     let epoch = shared.epoch;
     let limits = shared.limits.clone();
@@ -743,6 +858,7 @@ async fn serve_io<IO>(
                     match why {
                         Expiry::Head => c.header_timeouts.fetch_add(1, Ordering::Relaxed),
                         Expiry::Idle => c.idle_timeouts.fetch_add(1, Ordering::Relaxed),
+                        Expiry::Write => c.write_timeouts.fetch_add(1, Ordering::Relaxed),
                     };
                     break;
                 }

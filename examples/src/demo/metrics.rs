@@ -279,6 +279,10 @@ pub(crate) struct DemoMetrics {
     pub(crate) spool_errors: Counter,
     pub(crate) deferred_unspooled: Counter,
     pub(crate) possible_duplicates: Counter,
+    /// `total_delivery_task_failures`: delivery attempts that failed in the demo's own code (a
+    /// panic caught by the engine); each message went back to the scheduled queue unless the
+    /// attempt had already handed it on. Anything but 0 is a bug worth a look.
+    pub(crate) delivery_task_failures: Counter,
     smtp_received: Family<ListenerLabel<'static>, Counter>,
     smtp_sessions: Family<ListenerLabel<'static>, Counter>,
     smtp_refusals: Family<ReasonLabel<'static>, Counter>,
@@ -432,6 +436,15 @@ impl DemoMetrics {
                     "total_smtp_possible_duplicates",
                     "messages whose connection was lost after the final dot and before the reply: \
                      retried, so the recipient may get them twice (RFC 1047)",
+                )
+                .counter::<()>()?
+                .get_or_create(&()),
+            delivery_task_failures: r
+                .family(
+                    "total_delivery_task_failures",
+                    "delivery attempts that failed in the demo's own code (a panic caught by the \
+                     engine); the message went back to the scheduled queue unless the attempt had \
+                     already handed it on",
                 )
                 .counter::<()>()?
                 .get_or_create(&()),

@@ -92,7 +92,20 @@ pub struct DemoOptions {
     /// a Prometheus server stores the names `curl /metrics` shows (see
     /// [`kumo_metrics::MetricsRouter::negotiate_openmetrics`]).
     pub metrics_openmetrics: bool,
+    /// Fault injection, for tests of the engine's second line of defence: while this file
+    /// exists, every delivery attempt panics just before it records its outcome (the engine
+    /// catches the panic, counts it in `total_delivery_task_failures` and puts the message back
+    /// into the scheduled queue); when the file says `after`, just after it recorded the
+    /// outcome instead (the engine counts the panic and leaves the message where the outcome
+    /// put it). `None` (the default): no check at all. The `mta` program sets it from the
+    /// environment variable [`FAULT_PANIC_FILE_ENV`]; never set it in production.
+    pub fault_panic_file: Option<PathBuf>,
 }
+
+/// The environment variable that sets [`DemoOptions::fault_panic_file`] for the `mta` program
+/// (read by [`DemoOptions::from_args`]): a debugging hook for tests, named so that nobody sets it
+/// by accident.
+pub const FAULT_PANIC_FILE_ENV: &str = "KUMO_DEMO_FAULT_INJECT_PANIC_WHILE_FILE_EXISTS";
 
 /// The spool folder of `cargo run --example mta` without `--spool`: `kumo-demo-spool` in the
 /// system's temporary folder, kept across runs so that a restart recovers what was queued.
@@ -117,13 +130,15 @@ impl Default for DemoOptions {
             spool: None,
             spool_backend: kumo_spool::BackendKind::default(),
             metrics_openmetrics: false,
+            fault_panic_file: None,
         }
     }
 }
 
 impl DemoOptions {
     /// Options from the command line; the self test gets its fast profile and, unless
-    /// `--listen` was given, an ephemeral port.
+    /// `--listen` was given, an ephemeral port. [`DemoOptions::fault_panic_file`] comes from
+    /// the environment variable [`FAULT_PANIC_FILE_ENV`], when it is set and not empty.
     pub fn from_args(args: &MtaArgs) -> Self {
         let selftest = args.selftest.is_some();
         Self {
@@ -155,6 +170,9 @@ impl DemoOptions {
             spool: args.spool.clone(),
             spool_backend: args.spool_backend,
             metrics_openmetrics: args.metrics_openmetrics,
+            fault_panic_file: std::env::var_os(FAULT_PANIC_FILE_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 }
@@ -340,6 +358,7 @@ impl Demo {
             spool,
             opts.seed,
             started,
+            opts.fault_panic_file.clone(),
         );
         let jobs = Arc::new(jobs::SpoolJobStore::new(engine.spool.spool.clone()));
         let _ = engine.jobs.set(jobs.clone());
@@ -446,6 +465,19 @@ impl Demo {
         self.engine.spool.dir()
     }
 
+    /// The temporary folders this demo made, which [`Demo::shutdown`] removes: the config folder
+    /// the embedded defaults were written into (no [`DemoOptions::config`]), and the spool of
+    /// the self-test profile (no [`DemoOptions::spool`]). The interactive profile's default
+    /// spool ([`default_spool_dir`]) is not one of them: it is kept, so that a restart recovers
+    /// what was queued.
+    pub fn temporary_dirs(&self) -> Vec<PathBuf> {
+        self._temp
+            .iter()
+            .chain(&self._spool_temp)
+            .map(|t| t.path().to_owned())
+            .collect()
+    }
+
     /// What start-up recovered from the spool.
     pub fn recovery(&self) -> Recovery {
         self.recovery
@@ -479,12 +511,13 @@ impl Demo {
     /// Waits until every injected message is delivered or bounced, or `timeout` passes.
     /// Returns true when nothing is pending.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let end = Instant::now() + timeout;
+        // A timeout too long for an Instant waits for ever.
+        let end = Instant::now().checked_add(timeout);
         loop {
             if self.engine.ledger.pending() == 0 {
                 return true;
             }
-            if Instant::now() >= end {
+            if end.is_some_and(|end| Instant::now() >= end) {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -23,6 +23,9 @@ pub struct SelftestReport {
     pub summary: Summary,
     /// HTTP injection requests sent.
     pub requests: u64,
+    /// Requests the demo pushed back (`503` or `429` with `Retry-After`: its admission limits)
+    /// and the self test sent again after the wait it asked for.
+    pub pushed_back: u64,
     /// Recipients the injection API refused (`fail_count`).
     pub refused: u64,
     /// Messages still in the scheduled queue at the end (must be 0).
@@ -73,6 +76,11 @@ impl fmt::Display for SelftestReport {
             } else {
                 0.0
             },
+        )?;
+        writeln!(
+            f,
+            "  pushed back      {:>10}  (503/429, sent again after Retry-After)",
+            self.pushed_back
         )?;
         writeln!(f, "  refused at inject{:>10}", self.refused)?;
         writeln!(f, "  left scheduled   {:>10}", self.left_scheduled)?;
@@ -148,12 +156,13 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
     let started = Instant::now();
     let target = Target::from_addr(demo.http_addr(), "/api/inject/v1");
     let mut set = tokio::task::JoinSet::new();
-    let (mut requests, mut accepted, mut refused) = (0u64, 0u64, 0u64);
+    let (mut requests, mut accepted, mut refused, mut pushed_back) = (0u64, 0u64, 0u64, 0u64);
     let mut next = 0;
-    let mut collect = |r: Result<(u64, u64), DemoError>| -> Result<(), DemoError> {
-        let (ok, failed) = r?;
-        accepted += ok;
-        refused += failed;
+    let mut collect = |r: Result<Injected, DemoError>| -> Result<(), DemoError> {
+        let r = r?;
+        accepted += r.success;
+        refused += r.failed;
+        pushed_back += r.pushed_back;
         Ok(())
     };
     while next < n || !set.is_empty() {
@@ -208,6 +217,7 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
         tardiness_p99: snap.tardiness.as_ref().map_or(0.0, |h| h.quantile(0.99)),
         summary: demo.ledger().summary(Some(n), started.elapsed()),
         requests,
+        pushed_back,
         refused,
         left_scheduled,
         left_spooled,
@@ -217,9 +227,36 @@ async fn run(demo: &Demo, n: u64, timeout: Duration) -> Result<SelftestReport, D
     })
 }
 
-/// Sends one batch; returns (success_count, fail_count).
-fn inject(target: &Target, from: u64, to: u64) -> Result<(u64, u64), DemoError> {
-    let resp = http::post_json(target, &batch_json(from, to)).map_err(DemoError::Inject)?;
+/// What one batch came to.
+struct Injected {
+    success: u64,
+    failed: u64,
+    /// Answers `503`/`429` before the one that counted.
+    pushed_back: u64,
+}
+
+/// How many times one batch is sent again after `503`/`429` before the self test gives up.
+const MAX_PUSH_BACKS: u64 = 120;
+
+/// Sends one batch, again after the wait a `503` or `429` asks for (`Retry-After`, at most
+/// 5 s; 1 s without one), as a well-behaved client of the admission limits does.
+fn inject(target: &Target, from: u64, to: u64) -> Result<Injected, DemoError> {
+    let json = batch_json(from, to);
+    let mut pushed_back = 0;
+    let resp = loop {
+        let resp = http::post_json(target, &json).map_err(DemoError::Inject)?;
+        if !matches!(resp.head.status, 503 | 429) || pushed_back >= MAX_PUSH_BACKS {
+            break resp;
+        }
+        pushed_back += 1;
+        let wait = resp
+            .head
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .min(5);
+        std::thread::sleep(Duration::from_secs(wait).max(Duration::from_millis(100)));
+    };
     let body = resp.decoded_body().map_err(DemoError::Inject)?;
     if resp.head.status != 200 {
         return Err(DemoError::InjectStatus {
@@ -239,5 +276,9 @@ fn inject(target: &Target, from: u64, to: u64) -> Result<(u64, u64), DemoError> 
             String::from_utf8_lossy(&body)
         ),
     })?;
-    Ok((c.success_count, c.fail_count))
+    Ok(Injected {
+        success: c.success_count,
+        failed: c.fail_count,
+        pushed_back,
+    })
 }

@@ -5,12 +5,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use bytes::Bytes;
 use kumo_trace::{SubscribeOptions, Timestamp};
 
@@ -115,8 +115,16 @@ async fn status_handler(State(engine): State<Arc<Engine>>) -> impl IntoResponse 
     axum::Json(status(&engine))
 }
 
+/// `SO_SNDBUF` of a trace stream's connection (the kernel doubles it): see
+/// [`SocketTuning`](super::http_server::SocketTuning).
+const TRACE_SEND_BUFFER: usize = 16 * 1024;
+
+/// The most bytes of lines a trace stream gathers into one chunk.
+const TRACE_CHUNK: usize = 32 * 1024;
+
 async fn trace_handler(
     State(engine): State<Arc<Engine>>,
+    socket: Option<Extension<super::http_server::SocketTuning>>,
     query: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
@@ -182,12 +190,28 @@ async fn trace_handler(
             }
         }
     });
+    // What a client that stops reading can make this stream encode and hand to the kernel
+    // before it blocks (and the hub parks it): a small socket buffer, not the connection's.
+    if let Some(Extension(socket)) = socket {
+        socket.set_send_buffer(TRACE_SEND_BUFFER);
+    }
+    // Each wake sends what has arrived since, as one chunk: lines are encoded once per event
+    // for all streams (`Received::json_line`), so a chunk costs a copy of their bytes.
     let stream = futures_util::stream::unfold((sub, alive), |(mut sub, alive)| async move {
-        let ev = sub.recv().await?;
-        Some((
-            Ok::<_, Infallible>(Bytes::from(kumo_trace::to_json_line(&ev))),
-            (sub, alive),
-        ))
+        let first = sub.recv().await?.json_line();
+        let mut chunk = Vec::new();
+        while chunk.len() < TRACE_CHUNK {
+            let Ok(ev) = sub.try_recv() else { break };
+            if chunk.is_empty() {
+                chunk.extend_from_slice(first.as_ref());
+            }
+            chunk.extend_from_slice(ev.json_line().as_ref());
+        }
+        let bytes = match chunk.is_empty() {
+            true => Bytes::from_owner(first),
+            false => Bytes::from(chunk),
+        };
+        Some((Ok::<_, Infallible>(bytes), (sub, alive)))
     });
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(

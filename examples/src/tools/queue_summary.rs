@@ -7,8 +7,9 @@ use std::io::{self, Write};
 use kumo_metrics::{Item, ParseError};
 
 use super::{Cell, Interner, Ranked, desc_key};
+use crate::http::Request;
 use crate::http::Target;
-use crate::snapshot::{Column, Connections, Row, SnapshotError, parse_items, scrape};
+use crate::snapshot::{Column, Connections, Row, SnapshotError, parse_items, scrape_with};
 
 /// MX addresses listed, the most attempted first.
 const CONNECTION_ROWS: usize = 12;
@@ -231,8 +232,22 @@ impl QueueSummary {
         gzip: bool,
         limit: Option<usize>,
     ) -> Result<QueueSummary, SnapshotError> {
+        Self::fetch_with(target, gzip, limit, Request::default())
+    }
+
+    /// [`QueueSummary::fetch`] with the timeouts of `req` (its method, headers and body are
+    /// replaced: a `GET`, asking for gzip when `gzip` is set).
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the request fails or times out, or the text is invalid.
+    pub fn fetch_with(
+        target: &Target,
+        gzip: bool,
+        limit: Option<usize>,
+        req: Request<'_>,
+    ) -> Result<QueueSummary, SnapshotError> {
         let mut b = SummaryBuilder::new(limit);
-        scrape(target, gzip, |item| b.add(item))?;
+        scrape_with(target, gzip, req, |item| b.add(item))?;
         Ok(b.finish())
     }
 

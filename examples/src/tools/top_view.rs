@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use kumo_metrics::{HistogramSeries, Item, ParseError};
 
 use super::{Cell, Ranked};
+use crate::http::Request;
 use crate::http::Target;
-use crate::snapshot::{Column, Row, SnapshotError, parse_items, scrape};
+use crate::snapshot::{Column, Row, SnapshotError, parse_items, scrape_with};
 
 /// The `top` screen's data from one scrape: totals over every queue, and the K busiest queues
 /// (most messages scheduled, then by name) with their other columns.
@@ -96,8 +97,22 @@ impl TopView {
     /// # Errors
     /// [`SnapshotError`] when the request fails or the text is invalid.
     pub fn fetch(target: &Target, gzip: bool, k: usize) -> Result<TopView, SnapshotError> {
+        Self::fetch_with(target, gzip, k, Request::default())
+    }
+
+    /// [`TopView::fetch`] with the timeouts of `req` (its method, headers and body are
+    /// replaced: a `GET`, asking for gzip when `gzip` is set).
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the request fails or times out, or the text is invalid.
+    pub fn fetch_with(
+        target: &Target,
+        gzip: bool,
+        k: usize,
+        req: Request<'_>,
+    ) -> Result<TopView, SnapshotError> {
         let mut b = TopBuilder::new(k);
-        scrape(target, gzip, |item| b.add(item))?;
+        scrape_with(target, gzip, req, |item| b.add(item))?;
         Ok(b.finish())
     }
 

@@ -190,9 +190,9 @@ async fn the_inject_api_refuses_at_the_message_limit_and_takes_mail_again_after_
     .unwrap();
     demo.rescan_config();
     super::wait_for("the reload error", Duration::from_secs(10), || {
-        demo.status()
-            .config_error
-            .is_some_and(|e| e.contains("admission: max_pending_messages must be >= 1"))
+        demo.status().config_error.is_some_and(|e| {
+            e.contains("admission.toml: admission.max_pending_messages: 0 is below the minimum 1")
+        })
     })
     .await;
     assert_eq!(
@@ -363,4 +363,39 @@ async fn a_deferred_generation_job_larger_than_the_limit_waits_and_loses_nothing
         .collect();
     assert_eq!(people, (0..N).collect::<BTreeSet<_>>());
     demo.shutdown().await;
+}
+
+/// The self test is a well-behaved client of the admission limits: a `503` makes it wait the
+/// `Retry-After` and send the batch again, so a run larger than the limit still ends with every
+/// recipient injected once and ended once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_selftest_waits_out_503_and_still_accounts_for_every_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path();
+    write_defaults(config, Profile::Selftest).unwrap();
+    // One batch of 1,000 fits; the second of the two in flight is pushed back until the
+    // first has drained.
+    std::fs::write(
+        config.join("admission.toml"),
+        "[admission]\nmax_pending_messages = 1000\nretry_after_secs = 1\n",
+    )
+    .unwrap();
+    let report = kumo_examples::demo::selftest(
+        DemoOptions {
+            config: Some(config.to_owned()),
+            profile: Profile::Selftest,
+            seed: 11,
+            ..DemoOptions::default()
+        },
+        4_000,
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    assert!(report.ok(), "{report}");
+    assert_eq!(report.summary.injected, 4_000, "{report}");
+    assert!(
+        report.pushed_back > 0,
+        "the limit was never reached: {report}"
+    );
 }

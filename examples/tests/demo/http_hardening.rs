@@ -206,6 +206,49 @@ async fn a_kept_alive_connection_is_closed_after_the_idle_timeout() {
     demo.shutdown().await;
 }
 
+/// A client that asks for a stream and reads nothing: once the kernel's buffers are full the
+/// response makes no progress, and the connection is closed after `write_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_that_makes_no_progress_is_closed_after_the_write_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start_with(dir.path(), "[http]\nwrite_timeout = 1.0\n", None).await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut s = socket.connect(demo.http_addr()).await.unwrap();
+    s.write_all(b"GET /api/trace/v1 HTTP/1.1\r\nhost: kumo\r\n\r\n")
+        .await
+        .unwrap();
+    let count = || {
+        let c = &demo.http_info().counters;
+        c.write_timeouts.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    // Deliveries make trace events until the stream's socket is full; then nothing moves.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut next = 0;
+    while count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a blocked response was never closed"
+        );
+        let rcpts = (next..next + 500)
+            .map(|i| format!("w{i}@example.test"))
+            .collect();
+        next += 500;
+        super::inject(&demo, rcpts).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count(), 1);
+    // The other connections are not touched: the demo still answers.
+    let mut other = TcpStream::connect(demo.http_addr()).await.unwrap();
+    other
+        .write_all(b"GET / HTTP/1.1\r\nhost: kumo\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut other).await.0, 200);
+    drop(s);
+    demo.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_over_its_cap_gets_503_and_others_are_served() {
     let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,10 @@ use kumo_examples::settings::{Profile, write_defaults};
 use kumo_examples::snapshot::Snapshot;
 
 mod backpressure;
+mod config_files_required;
+mod faults_engine;
 mod http_hardening;
+mod sigterm;
 mod smtp_pipelining;
 mod trace_and_series_bounds;
 
@@ -1138,4 +1141,28 @@ async fn an_untrusted_peer_may_only_send_to_relay_domains() {
         "{text}"
     );
     demo.shutdown().await;
+}
+
+/// `target/<profile>/examples/mta`, next to this test's `deps/` folder, for the tests that
+/// run the real binary; `None` (with a note) when it is not built, a failure under `CI`.
+#[allow(
+    clippy::print_stderr,
+    reason = "tells a developer why the test did nothing"
+)]
+fn mta() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("examples").join("mta");
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "example binary {} missing (cargo test builds it; or cargo build -p kumo-examples --example mta)",
+        path.display()
+    );
+    eprintln!(
+        "note: {} not built; run `cargo build -p kumo-examples --example mta`",
+        path.display()
+    );
+    None
 }
