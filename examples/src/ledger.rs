@@ -9,12 +9,13 @@ use parking_lot::Mutex;
 
 /// The ledger's number for one injected message, handed out by [`Ledger::injected`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Seq(u32);
+pub struct Seq(u64);
 
 impl Seq {
     /// The number as an index (0-based, in injection order).
     pub fn index(self) -> usize {
-        self.0 as usize
+        // A ledger holds one entry per message in memory, so its length fits a usize.
+        usize::try_from(self.0).unwrap_or(usize::MAX)
     }
 }
 
@@ -61,12 +62,9 @@ pub struct Ledger {
 
 impl Ledger {
     /// Records one injected message and returns its number.
-    ///
-    /// # Panics
-    /// After 2^32 messages in one ledger.
     pub fn injected(&self) -> Seq {
         let mut g = self.inner.lock();
-        let seq = u32::try_from(g.states.len()).expect("fewer than 2^32 messages in one ledger");
+        let seq = g.states.len() as u64;
         g.states.push(State::Pending);
         g.attempts_of.push(0);
         Seq(seq)

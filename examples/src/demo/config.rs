@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_config::{
-    ConfigEpoch, EpochCache, EpochWatcher, Invalid, KeyPath, Layer, Layered, LiveConfig,
+    ConfigEpoch, EpochCache, EpochWatcher, Invalid, KeyPath, Layer, Layered, LiveConfig, Loaded,
     RefreshStrategy, WatchOptions,
 };
 use parking_lot::Mutex;
@@ -63,8 +63,10 @@ pub(crate) struct ConfigSource {
     epoch: ConfigEpoch,
     live: LiveConfig<DemoConfig>,
     overrides: ProbabilityOverrides,
-    /// The last `Loaded` seen and the config derived from it.
-    current: Mutex<(usize, Arc<DemoConfig>)>,
+    /// The last `Loaded` seen and the config derived from it. The `Arc` is held (not its
+    /// address), so a new load can never be mistaken for it: a freed allocation's address
+    /// may be reused by the next one.
+    current: Mutex<(Arc<Loaded<DemoConfig>>, Arc<DemoConfig>)>,
     /// Shaping per destination domain, derived once per domain and config epoch.
     shaping: EpochCache<String, EffectiveShaping, std::convert::Infallible>,
     _watcher: EpochWatcher,
@@ -143,7 +145,7 @@ impl ConfigSource {
             epoch,
             live,
             overrides,
-            current: Mutex::new((Arc::as_ptr(&first) as usize, Arc::new(cfg))),
+            current: Mutex::new((first, Arc::new(cfg))),
             _watcher: watcher,
         })
     }
@@ -159,10 +161,10 @@ impl ConfigSource {
         let Ok(loaded) = self.live.get() else {
             return self.current.lock().1.clone();
         };
-        let id = Arc::as_ptr(&loaded) as usize;
         let mut g = self.current.lock();
-        if g.0 != id {
-            *g = (id, Arc::new(apply(&loaded.value, &self.overrides)));
+        if !Arc::ptr_eq(&g.0, &loaded) {
+            let cfg = Arc::new(apply(&loaded.value, &self.overrides));
+            *g = (loaded, cfg);
         }
         g.1.clone()
     }

@@ -214,11 +214,15 @@ fn deleting_or_unreadable_config_files_keep_the_last_good_config_and_are_reporte
     assert_eq!(s["config"]["delivery"]["transient"], 0.25, "{s:#}");
     demo.wait_errors_above(errors);
 
-    let printed = demo.printed();
-    assert!(
-        printed
-            .iter()
-            .any(|l| l.contains("the last good configuration stays in force")),
-        "{printed:#?}"
-    );
+    // The demo prints what changed when it next looks (every 250 ms): wait for the line.
+    let mut printed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !printed
+        .iter()
+        .any(|l: &String| l.contains("the last good configuration stays in force"))
+    {
+        assert!(Instant::now() < deadline, "{printed:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+        printed.extend(demo.printed());
+    }
 }
