@@ -273,27 +273,43 @@ mod tests {
         .unwrap();
         assert_eq!(c.current().delivery.permanent, 7.0);
 
+        // Scans until `ok` holds (the watcher thread may be scanning at the same moment, and
+        // then a scan of ours finds nothing new; the watcher applies it a moment later).
+        let until = |what: &str, ok: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                c.scan();
+                if ok() {
+                    return;
+                }
+                assert!(std::time::Instant::now() < deadline, "{what}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+
         // Added later, then removed: optional, and merged in name order.
         let base = c.current().retry.interval;
+        let before = c.epoch();
         std::fs::write(dir.join("00-early.toml"), "[retry]\ninterval = 3.0\n").unwrap();
-        c.scan();
+        until("00-early is seen", &|| c.epoch() > before);
         assert_eq!(
             c.current().retry.interval,
             base,
             "queues.toml comes after 00-early"
         );
         std::fs::write(dir.join("zz-late.toml"), "[retry]\ninterval = 5.0\n").unwrap();
-        c.scan();
-        assert_eq!(c.current().retry.interval, 5.0, "zz-late comes last");
+        until("zz-late comes last", &|| c.current().retry.interval == 5.0);
         std::fs::remove_file(dir.join("zz-late.toml")).unwrap();
         std::fs::remove_file(dir.join("00-early.toml")).unwrap();
-        c.scan();
-        assert_eq!(c.current().retry.interval, base);
+        until("both removed", &|| c.current().retry.interval == base);
         assert!(c.last_error().is_none());
 
         // Found at start, then deleted: an error, the last good config stays.
         std::fs::remove_file(dir.join("delivery.toml")).unwrap();
-        c.scan();
+        until("the deletion is reported", &|| {
+            c.current(); // a load attempt records the error
+            c.last_error().is_some()
+        });
         assert_eq!(c.current().delivery.permanent, 7.0, "not the default");
         let e = c.last_error().expect("reported");
         assert!(
