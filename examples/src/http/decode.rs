@@ -521,4 +521,43 @@ mod tests {
         );
         assert_eq!(calls, 1);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Untrusted bodies, arbitrary or a valid stream with bytes changed and cut: a typed
+        /// result, never a panic, and the same result whole and split at any step.
+        #[test]
+        fn untrusted_bodies_decode_the_same_whole_and_split(
+            encoding in proptest::sample::select(vec!["gzip", "deflate"]),
+            arbitrary in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), 1u8..=255), 0..4),
+            cut in proptest::prelude::any::<usize>(),
+            step in 1usize..64,
+            valid in proptest::prelude::any::<bool>(),
+        ) {
+            let mut body = if valid {
+                let plain: Vec<u8> = arbitrary.iter().map(|b| b % 7).collect();
+                match encoding {
+                    "gzip" => gzip(&plain),
+                    _ => zlib(&plain),
+                }
+            } else {
+                arbitrary
+            };
+            if !body.is_empty() {
+                for (at, x) in &flips {
+                    let i = at % body.len();
+                    body[i] ^= x;
+                }
+                body.truncate(body.len() - cut % (body.len() / 4 + 1));
+            }
+            let whole = decode(encoding, &body, body.len().max(1)).map_err(|e| e.to_string());
+            let split = decode(encoding, &body, step).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(whole.is_ok(), split.is_ok());
+            if let (Ok(a), Ok(b)) = (&whole, &split) {
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
+    }
 }
