@@ -462,19 +462,11 @@ impl Metered {
                 };
                 if let Some(name) = h.block_param() {
                     let mut params = BlockParams::new();
-                    if copied {
-                        params.add_value(name, v.clone())?;
-                    } else {
-                        params.add_path(name, Vec::new())?;
-                    }
+                    bind_param(&mut params, name, copied, v)?;
                     block.set_block_params(params);
                 } else if let Some((name, key_name)) = h.block_param_pair() {
                     let mut params = BlockParams::new();
-                    if copied {
-                        params.add_value(name, v.clone())?;
-                    } else {
-                        params.add_path(name, Vec::new())?;
-                    }
+                    bind_param(&mut params, name, copied, v)?;
                     params.add_value(key_name, k)?;
                     block.set_block_params(params);
                 }
@@ -527,11 +519,7 @@ impl Metered {
         }
         if let Some(name) = h.block_param() {
             let mut params = BlockParams::new();
-            if copied {
-                params.add_value(name, param.value().clone())?;
-            } else {
-                params.add_path(name, Vec::new())?;
-            }
+            bind_param(&mut params, name, copied, param.value())?;
             block.set_block_params(params);
         }
         rc.push_block(block);
@@ -690,6 +678,22 @@ fn int_float(i: i128, f: f64) -> Option<CmpOrdering> {
         CmpOrdering::Equal if f < t => Some(CmpOrdering::Greater),
         o => Some(o),
     }
+}
+
+/// Binds a block parameter as the built-in helpers do: to a copy of `value` when it is not in
+/// the context (`copied`), else to the block's own base path.
+fn bind_param<'a>(
+    params: &mut BlockParams<'a>,
+    name: &'a str,
+    copied: bool,
+    value: &Json,
+) -> Result<(), RenderError> {
+    if copied {
+        params.add_value(name, value.clone())?;
+    } else {
+        params.add_path(name, Vec::new())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
